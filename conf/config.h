@@ -1,0 +1,113 @@
+/*
+ * config.h - the configuration model and its pure parser.
+ *
+ * The file format is Mosquitto's: one "key value" per line, '#' starts a
+ * comment line, blank lines ignored. "listener PORT [ADDRESS]" opens a
+ * listener block; listener-scoped keys (protocol, max_connections) that
+ * follow apply to the latest listener; every other key is global wherever
+ * it appears. Keys are driven by one table of rows (name, type, offset,
+ * min, max); unknown keys, missing or extra values, values out of range,
+ * and listener-scoped keys before any listener are errors reported as
+ * "FILE:LINE: message". Nothing is silently ignored.
+ *
+ * With no listener configured, one MQTT listener on 127.0.0.1:1883 is
+ * implied (as Mosquitto 2.x does).
+ *
+ * Pure: libc and core/util.h only; reading the file is the caller's.
+ */
+#ifndef JUNCTION_CONFIG_H
+#define JUNCTION_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/util.h"
+
+enum config_proto {
+	CONFIG_PROTO_MQTT = 0,
+	CONFIG_PROTO_STOMP = 1,
+};
+
+/* log_type bits */
+enum config_log {
+	CONFIG_LOG_ERROR = 1 << 0,
+	CONFIG_LOG_WARNING = 1 << 1,
+	CONFIG_LOG_NOTICE = 1 << 2,
+	CONFIG_LOG_INFORMATION = 1 << 3,
+	CONFIG_LOG_DEBUG = 1 << 4,
+	CONFIG_LOG_ALL = 0x1f,
+};
+
+enum config_log_dest {
+	CONFIG_LOG_DEST_STDERR = 0,
+	CONFIG_LOG_DEST_STDOUT,
+	CONFIG_LOG_DEST_FILE,
+	CONFIG_LOG_DEST_NONE,
+};
+
+enum config_sync {
+	CONFIG_SYNC_ALWAYS = 0,
+	CONFIG_SYNC_INTERVAL,
+	CONFIG_SYNC_NEVER,
+};
+
+struct config_listener {
+	uint16_t port;		/* 0 = ephemeral (tests) */
+	char address[64];	/* "" = all addresses (0.0.0.0) */
+	enum config_proto protocol; /* default mqtt */
+	uint32_t max_connections;   /* 0 = unlimited */
+	int line;		    /* where it was declared, for messages */
+};
+
+#define CONFIG_MAX_LISTENERS 16
+
+struct config {
+	/* listeners */
+	struct config_listener listeners[CONFIG_MAX_LISTENERS];
+	size_t nlisteners;
+
+	/* security */
+	bool allow_anonymous;		/* default true */
+
+	/* MQTT session limits (Mosquitto names and defaults) */
+	uint32_t max_keepalive;		/* s, 0..65535, default 65535 */
+	uint32_t max_inflight_messages; /* 1..65535, default 20 */
+	uint32_t max_queued_messages;	/* per session, default 1000; 0 = unlimited */
+	uint64_t max_queued_bytes;	/* per session, default 0 = unlimited */
+	uint32_t message_size_limit;	/* payload bytes, default 0 = 268435455 */
+	uint32_t max_packet_size;	/* whole packet, default 0 = 268435460 */
+	uint32_t max_topic_alias;	/* 0..65535, default 10 */
+	uint32_t persistent_client_expiration; /* s, 0 = never */
+	bool retain_available;		/* default true */
+	uint32_t connect_timeout;	/* s to send CONNECT after TCP, default 10 */
+	uint32_t max_topic_levels;	/* default 128 */
+
+	/* persistence */
+	bool persistence;		/* default false */
+	char persistence_location[256]; /* directory, default "" = cwd */
+	enum config_sync persistence_sync;
+	uint32_t persistence_sync_interval; /* ms, with SYNC_INTERVAL */
+
+	/* logging */
+	unsigned log_type;		/* bits, default error|warning|notice|information */
+	enum config_log_dest log_dest;
+	char log_file[256];		/* with LOG_DEST_FILE */
+};
+
+/* Fill c with the defaults above (no listeners). */
+void config_defaults(struct config *c);
+
+/*
+ * Parse text (len bytes, need not be NUL-terminated) on top of what c
+ * holds (call config_defaults first). fname is used in messages only.
+ * Returns 0, or -1 with "FILE:LINE: message" in err (errlen bytes).
+ * Adds the implied default listener when the text declares none.
+ */
+int config_parse(struct config *c, const char *text, size_t len,
+    const char *fname, char *err, size_t errlen) WUR;
+
+/* Effective payload size limit (message_size_limit, 0 mapped to the MQTT maximum). */
+uint32_t config_message_size_limit(const struct config *c);
+
+#endif

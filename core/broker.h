@@ -1,0 +1,133 @@
+/*
+ * broker.h - the broker context: every piece of global state, passed
+ * around explicitly (no globals) so more loops can be added later.
+ *
+ * Owns the session table (by client id), the subscription tree, the
+ * retained store, the storage backend and the counters. Routes a
+ * published message to every matching session: one copy per session at
+ * the highest granted QoS among its matching subscriptions, carrying
+ * every matching subscription identifier; one member per share group.
+ *
+ * Pure: libc and core/ only; time comes in as now_ms (wall clock ms, so
+ * expiry instants survive a restart of a durable broker).
+ */
+#ifndef JUNCTION_BROKER_H
+#define JUNCTION_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "core/list.h"
+#include "core/msg.h"
+#include "core/retain.h"
+#include "core/session.h"
+#include "core/store.h"
+#include "core/topic.h"
+
+/* Counters; every drop has one. */
+#define BROKER_STATS(X) \
+	X(connections_total) \
+	X(connections_current) \
+	X(msgs_received) \
+	X(msgs_sent) \
+	X(dropped_qos0_slow) \
+	X(dropped_queue_full) \
+	X(dropped_offline_qos0) \
+	X(dropped_expired) \
+	X(dropped_too_large) \
+	X(malformed) \
+	X(protocol_errors) \
+	X(wills_published) \
+	X(sessions_expired)
+
+struct broker_stats {
+#define BROKER_STAT_FIELD(name) uint64_t name;
+	BROKER_STATS(BROKER_STAT_FIELD)
+#undef BROKER_STAT_FIELD
+};
+
+struct broker {
+	const struct config *conf;
+	struct topic_tree *subs;
+	struct retain_store *retained;
+	struct store *store;
+
+	struct session **table;	/* client id -> session, chained */
+	size_t table_size;	/* power of two */
+	size_t nsessions;
+	struct list sessions;	/* every session, for the timer sweep */
+
+	uint64_t match_gen;	/* routing dedup stamp */
+	struct session **matched;
+	size_t nmatched, matched_cap;
+
+	uint64_t client_seq;	/* for generated client ids */
+	bool shutting_down;
+	struct broker_stats stats;
+};
+
+/* Create a broker over conf (borrowed; must outlive it) and store (owned). */
+struct broker *broker_new(const struct config *conf, struct store *store);
+/* Free everything; online sessions must have been detached. */
+void broker_free(struct broker *b);
+
+/* Find a session by client id, or NULL. */
+struct session *broker_session_find(struct broker *b, const char *id,
+    size_t len);
+
+/*
+ * Open the session for a connecting client. An existing session that is
+ * online is first kicked from its connection (takeover, MQTT-3.1.4-2).
+ * With clean, any existing session is discarded and a new one made.
+ * *present says whether existing state was resumed. The caller attaches.
+ */
+struct session *broker_session_open(struct broker *b, const char *id,
+    size_t len, bool clean, bool *present, uint64_t now_ms);
+
+/*
+ * The connection owning s has ended. graceful: an orderly DISCONNECT that
+ * discards the will (MQTT-3.14.4-3); otherwise the will is published now
+ * or after its delay. The session is destroyed if its expiry is 0, else
+ * kept offline until it expires.
+ */
+void broker_session_close(struct broker *b, struct session *s,
+    bool graceful, uint64_t now_ms);
+
+/* End a session now: its subscriptions, queue and record go. */
+void broker_session_destroy(struct broker *b, struct session *s);
+
+/* Make a fresh client id ("junction-<n>-<seq>") into buf. */
+size_t broker_client_id(struct broker *b, char *buf, size_t cap);
+
+/*
+ * Route m (takes no reference; the caller keeps its own) from origin
+ * (may be NULL: wills, bridges) to every matching subscription, and
+ * store it as retained if m->retain. Returns false when some online
+ * subscriber's queue was full: the caller must stop reading from origin
+ * until origin->ops->resume is called.
+ */
+bool broker_publish(struct broker *b, struct session *origin, struct msg *m,
+    uint64_t now_ms);
+
+/*
+ * Subscribe s to filter (validated by the adapter) in share group
+ * (NULL for plain). Sends matching retained messages as the options say
+ * (not for shared subscriptions). Returns the QoS granted.
+ */
+uint8_t broker_subscribe(struct broker *b, struct session *s,
+    const char *filter, size_t flen, const char *group, size_t glen,
+    const struct sub_opts *opts, uint64_t now_ms);
+
+/* Returns false if there was no such subscription. */
+bool broker_unsubscribe(struct broker *b, struct session *s,
+    const char *filter, size_t flen, const char *group, size_t glen);
+
+/* Timers: delayed wills, session expiry. Call about once a second. */
+void broker_tick(struct broker *b, uint64_t now_ms);
+
+/* A session's queue drained below its limit: wake the publishers it blocked. */
+void broker_wake_waiters(struct broker *b, struct session *s);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * session.h - one client session's delivery state, protocol neutral.
+ *
+ * A session outlives its connections when it is persistent. It owns:
+ *  - the outbound queue: deliveries waiting for room in the window,
+ *    bounded by max_queued_messages / max_queued_bytes;
+ *  - the in-flight list: deliveries sent and not yet acknowledged, in send
+ *    order, at most `window` of them (max_inflight_messages, or less when
+ *    the client's receive maximum is smaller), each with a packet id that
+ *    is never reused while in flight;
+ *  - the set of inbound QoS 2 packet ids received and not yet released;
+ *  - its subscriptions (mirrored in the broker's topic tree) and its will.
+ *
+ * The QoS state machine (outbound):
+ *   QoS 1: QUEUED -> SENT --PUBACK--> done
+ *   QoS 2: QUEUED -> SENT --PUBREC--> RELEASED --PUBCOMP--> done
+ * On resume every SENT delivery is sent again with DUP set and every
+ * RELEASED one gets its PUBREL again, in the original order
+ * (MQTT-4.4.0-1), then the queue is pumped.
+ *
+ * While a connection owns the session, ops/owner are set and deliveries
+ * go straight out through ops->send. The adapter is the owner; core never
+ * learns the protocol.
+ *
+ * Pure: libc and core/ only; time comes in as now_ms.
+ */
+#ifndef JUNCTION_SESSION_H
+#define JUNCTION_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/list.h"
+#include "core/msg.h"
+#include "core/topic.h"
+
+struct broker;
+struct session;
+
+/* Most subscription identifiers carried on one delivery. */
+#define SESSION_MAX_SUB_IDS 32
+
+/* Session expiry meaning "never" (MQTT 5 0xFFFFFFFF). */
+#define SESSION_EXPIRY_NEVER UINT32_MAX
+
+enum delivery_state {
+	DELIVERY_QUEUED = 0,
+	DELIVERY_SENT,	   /* PUBLISH sent, awaiting PUBACK / PUBREC */
+	DELIVERY_RELEASED, /* PUBREL sent, awaiting PUBCOMP */
+};
+
+struct delivery {
+	struct list link;	/* in queue or inflight */
+	struct msg *m;		/* a reference */
+	uint16_t pkt_id;	/* 0 while queued */
+	uint8_t qos;		/* delivery QoS = min(pub, sub) */
+	uint8_t state;		/* enum delivery_state */
+	bool retain;		/* retain flag to send */
+	bool dup;		/* sent before: set DUP on resend */
+	uint8_t nsub_ids;
+	uint32_t sub_ids[];	/* nsub_ids of them */
+};
+
+/* What the owning adapter provides. */
+struct session_ops {
+	/* Put one delivery on the wire (PUBLISH, with d->dup for resends). */
+	void (*send)(void *owner, const struct delivery *d, uint64_t now_ms);
+	/* Put a PUBREL for pkt_id on the wire. */
+	void (*send_release)(void *owner, uint16_t pkt_id);
+	/* May a QoS 0 message be written now, or is output backed up? */
+	bool (*has_room)(void *owner);
+	/* Back-pressure on this publisher is lifted: resume reading. */
+	void (*resume)(void *owner);
+	/*
+	 * The session is being taken from this connection (takeover,
+	 * administrative expiry): close it with this MQTT 5 style reason.
+	 * After the call the session is detached (owner NULL).
+	 */
+	void (*kick)(void *owner, uint8_t reason);
+};
+
+struct session_sub {
+	struct list link;
+	char *filter;		/* plain filter, NUL-terminated */
+	char *group;		/* share group or NULL */
+	struct sub_opts opts;
+};
+
+struct session {
+	struct broker *b;
+	struct session *hash_next;	/* broker's id table chain */
+	struct list all_link;		/* broker's list of sessions */
+	char *client_id;
+	size_t client_id_len;
+
+	const struct session_ops *ops;	/* NULL when offline */
+	void *owner;
+
+	uint32_t expiry_s;		/* after disconnect; NEVER or s */
+	uint64_t expire_at_ms;		/* offline: when it ends; 0 = n/a */
+
+	struct list queue;		/* struct delivery, QUEUED */
+	size_t queued_count;
+	size_t queued_bytes;
+	struct list inflight;		/* struct delivery, SENT/RELEASED */
+	size_t inflight_count;
+	uint16_t window;		/* in-flight limit, >= 1 */
+	uint16_t next_pkt_id;
+
+	uint8_t *inq2;			/* bitmap of 65536, lazily allocated */
+	size_t inq2_count;
+
+	struct list subs;		/* struct session_sub */
+
+	struct msg *will;		/* owned reference or NULL */
+	uint32_t will_delay_s;
+	uint64_t will_at_ms;		/* pending delayed will; 0 = none */
+
+	/* routing scratch (broker.c) */
+	uint64_t match_gen;
+	uint8_t match_qos;
+	bool match_rap;
+	uint8_t match_nids;
+	uint32_t match_ids[SESSION_MAX_SUB_IDS];
+
+	/* back-pressure */
+	struct list waiters;		/* publishers blocked on our queue */
+	struct list wait_link;		/* in the session we wait on */
+	struct session *waiting_on;
+
+	/* stats */
+	uint64_t dropped;		/* messages this session lost, counted */
+};
+
+/* Create a detached session; the broker registers it. */
+struct session *session_new(struct broker *b, const char *id, size_t idlen);
+/* Free everything the session holds (subscriptions must be gone from the tree). */
+void session_free(struct session *s);
+
+/* Attach a connection: set ops/owner and the window. */
+void session_attach(struct session *s, const struct session_ops *ops,
+    void *owner, uint16_t window);
+/* Detach the connection (session stays). */
+void session_detach(struct session *s);
+
+static inline bool
+session_is_online(const struct session *s)
+{
+	return s->ops != NULL;
+}
+
+/*
+ * Resend in-flight state after a resume (DUP PUBLISH / PUBREL) and pump
+ * the queue.
+ */
+void session_resume(struct session *s, uint64_t now_ms);
+
+/*
+ * Offer a message at delivery QoS qos. QoS 0 goes out at once if online
+ * with room, else is dropped (counted). QoS 1/2 go out if the window has
+ * room, else are queued. Returns false if the queue was already at its
+ * limit: online, the message is queued anyway (the caller back-pressures
+ * the publisher, so the overshoot is bounded by one message per
+ * publisher); offline, it is dropped and counted.
+ */
+bool session_deliver(struct session *s, struct msg *m, uint8_t qos,
+    bool retain, const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms);
+
+/* Is the outbound queue at its configured limit? */
+bool session_is_full(const struct session *s);
+
+/*
+ * Client acknowledgements. Each returns false when pkt_id is not in
+ * flight in the expected state (the adapter decides what that means for
+ * its protocol version).
+ */
+bool session_on_puback(struct session *s, uint16_t pkt_id, uint64_t now_ms);
+bool session_on_pubrec(struct session *s, uint16_t pkt_id, uint64_t now_ms);
+bool session_on_pubcomp(struct session *s, uint16_t pkt_id, uint64_t now_ms);
+/*
+ * A PUBREC with an error reason (MQTT 5 >= 0x80) ends the QoS 2 flow
+ * for that id without a PUBREL (MQTT 5 4.3.3).
+ */
+bool session_on_pubrec_error(struct session *s, uint16_t pkt_id,
+    uint64_t now_ms);
+
+/* Move queued deliveries into the window while it has room. */
+void session_pump(struct session *s, uint64_t now_ms);
+
+/* Inbound QoS 2: has this id been received and not yet released? */
+bool session_inq2_has(const struct session *s, uint16_t pkt_id);
+void session_inq2_add(struct session *s, uint16_t pkt_id);
+/* Returns false if the id was not pending. */
+bool session_inq2_del(struct session *s, uint16_t pkt_id);
+
+/* Drop all queued and in-flight deliveries and inbound QoS 2 ids. */
+void session_clear_state(struct session *s);
+
+/* Replace the will (takes the reference; NULL clears). */
+void session_set_will(struct session *s, struct msg *will, uint32_t delay_s);
+
+#endif
