@@ -110,4 +110,10 @@ int config_parse(struct config *c, const char *text, size_t len,
 /* Effective payload size limit (message_size_limit, 0 mapped to the MQTT maximum). */
 uint32_t config_message_size_limit(const struct config *c);
 
+/*
+ * Name of the i-th key the parser knows (listener included), NULL past the
+ * last one: lets tests and docs check that every key is documented.
+ */
+const char *config_key_name(size_t i);
+
 #endif
