@@ -117,4 +117,41 @@ void topic_group_foreach(struct topic_group *g, topic_sub_fn *fn, void *arg);
 /* Number of subscriptions (plain + group members) in the tree. */
 size_t topic_tree_count(const struct topic_tree *t);
 
+/* Nodes below the root (memory accounting; 0 once every filter is gone). */
+size_t topic_tree_node_count(const struct topic_tree *t);
+
+/*
+ * Level index: the children of one trie node keyed by level name, shared
+ * by the subscription tree and the retained store (core/retain.c). A
+ * child embeds a struct topic_level whose name points at bytes the child
+ * owns (inline in its own allocation). Up to TOPIC_KIDS_DENSE children
+ * sit in a dense array scanned linearly; past that an open-addressing
+ * table (linear probing, load <= 1/2, backward-shift deletion) takes
+ * over, and it turns dense again when the children thin out.
+ * A zeroed struct topic_kids is empty. Slots 0 .. cap-1 hold a child or
+ * NULL; iterate them to visit every child (no add/del meanwhile).
+ */
+#define TOPIC_KIDS_DENSE 8
+
+struct topic_level {
+	const char *name;
+	uint32_t len;
+	uint32_t hash; /* util_hash(name, len) */
+};
+
+struct topic_kids {
+	struct topic_level **slot;
+	uint32_t n, cap;
+};
+
+/* The child named name (hash = util_hash(name, len)), or NULL. */
+struct topic_level *topic_kids_find(const struct topic_kids *k,
+    const char *name, size_t len, uint32_t hash);
+/* Insert l (borrowed, must outlive its membership; name not present). */
+void topic_kids_add(struct topic_kids *k, struct topic_level *l);
+/* Remove l, which must be present. */
+void topic_kids_del(struct topic_kids *k, struct topic_level *l);
+/* Free the index itself (not the children); k is left empty. */
+void topic_kids_fini(struct topic_kids *k);
+
 #endif
