@@ -113,12 +113,22 @@ bool broker_publish(struct broker *b, struct session *origin, struct msg *m,
 
 /*
  * Subscribe s to filter (validated by the adapter) in share group
- * (NULL for plain). Sends matching retained messages as the options say
- * (not for shared subscriptions). Returns the QoS granted.
+ * (NULL for plain), recording it in the session. *existed says whether
+ * it replaced a subscription. Returns the QoS granted. Retained messages
+ * are sent separately, after the adapter has acknowledged the subscribe.
  */
 uint8_t broker_subscribe(struct broker *b, struct session *s,
     const char *filter, size_t flen, const char *group, size_t glen,
-    const struct sub_opts *opts, uint64_t now_ms);
+    const struct sub_opts *opts, bool *existed);
+
+/*
+ * Send s the retained messages matching filter as opts say (retain
+ * handling 0: always, 1: only if !existed, 2: never), with the retain
+ * flag set (MQTT-3.3.1-8). Not for shared subscriptions.
+ */
+void broker_send_retained(struct broker *b, struct session *s,
+    const char *filter, size_t flen, const struct sub_opts *opts,
+    bool existed, uint64_t now_ms);
 
 /* Returns false if there was no such subscription. */
 bool broker_unsubscribe(struct broker *b, struct session *s,

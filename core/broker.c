@@ -1,0 +1,491 @@
+/*
+ * broker.c - the broker context: session table, routing, retained
+ * messages, wills and session expiry. See broker.h.
+ */
+#include "core/broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BROKER_TABLE_MIN 64
+
+/* MQTT 5 reason "session taken over", the only kick core issues itself. */
+#define BROKER_RC_TAKEN_OVER 0x8E
+
+struct broker *
+broker_new(const struct config *conf, struct store *store)
+{
+	struct broker *b = xcalloc(1, sizeof(*b));
+
+	b->conf = conf;
+	b->store = store;
+	b->subs = topic_tree_new();
+	b->retained = retain_new();
+	b->table_size = BROKER_TABLE_MIN;
+	b->table = xcalloc(b->table_size, sizeof(*b->table));
+	list_init(&b->sessions);
+	return b;
+}
+
+void
+broker_free(struct broker *b)
+{
+	LIST_FOREACH_SAFE (it, tmp, &b->sessions) {
+		struct session *s = CONTAINER_OF(it, struct session, all_link);
+
+		ASSERT(!session_is_online(s));
+		broker_session_destroy(b, s);
+	}
+	topic_tree_free(b->subs);
+	retain_free(b->retained);
+	store_free(b->store);
+	free(b->table);
+	free(b->matched);
+	free(b);
+}
+
+/* ---- session table ---- */
+
+static struct session **
+broker_slot(struct broker *b, const char *id, size_t len)
+{
+	return &b->table[util_hash(id, len) & (b->table_size - 1)];
+}
+
+struct session *
+broker_session_find(struct broker *b, const char *id, size_t len)
+{
+	struct session *s = *broker_slot(b, id, len);
+
+	for (; s; s = s->hash_next) {
+		if (s->client_id_len == len && memcmp(s->client_id, id, len) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+broker_table_grow(struct broker *b)
+{
+	struct session **old = b->table;
+	size_t n = b->table_size;
+
+	b->table_size *= 2;
+	b->table = xcalloc(b->table_size, sizeof(*b->table));
+	for (size_t i = 0; i < n; i++) {
+		struct session *s = old[i], *next;
+
+		for (; s; s = next) {
+			struct session **slot = broker_slot(b, s->client_id,
+			    s->client_id_len);
+
+			next = s->hash_next;
+			s->hash_next = *slot;
+			*slot = s;
+		}
+	}
+	free(old);
+}
+
+static void
+broker_table_add(struct broker *b, struct session *s)
+{
+	struct session **slot;
+
+	if (b->nsessions >= b->table_size)
+		broker_table_grow(b);
+	slot = broker_slot(b, s->client_id, s->client_id_len);
+	s->hash_next = *slot;
+	*slot = s;
+	b->nsessions++;
+	list_add_tail(&b->sessions, &s->all_link);
+}
+
+static void
+broker_table_del(struct broker *b, struct session *s)
+{
+	struct session **pp = broker_slot(b, s->client_id, s->client_id_len);
+
+	while (*pp != s)
+		pp = &(*pp)->hash_next;
+	*pp = s->hash_next;
+	b->nsessions--;
+	list_del(&s->all_link);
+}
+
+size_t
+broker_client_id(struct broker *b, char *buf, size_t cap)
+{
+	int n;
+
+	do {
+		n = snprintf(buf, cap, "junction-%llu",
+		    (unsigned long long)++b->client_seq);
+		ASSERT(n > 0 && (size_t)n < cap);
+	} while (broker_session_find(b, buf, (size_t)n) != NULL);
+	return (size_t)n;
+}
+
+/* ---- back-pressure ---- */
+
+static void
+broker_wait_on(struct session *pub, struct session *full)
+{
+	if (pub->waiting_on)
+		return; /* one wait at a time; re-checked on the next publish */
+	pub->waiting_on = full;
+	list_add_tail(&full->waiters, &pub->wait_link);
+}
+
+static void
+broker_stop_waiting(struct session *s)
+{
+	if (s->waiting_on == NULL)
+		return;
+	list_del(&s->wait_link);
+	s->waiting_on = NULL;
+}
+
+void
+broker_wake_waiters(struct broker *b UNUSED, struct session *s)
+{
+	LIST_FOREACH_SAFE (it, tmp, &s->waiters) {
+		struct session *w = CONTAINER_OF(it, struct session, wait_link);
+
+		broker_stop_waiting(w);
+		if (session_is_online(w))
+			w->ops->resume(w->owner);
+	}
+}
+
+/* ---- wills and session lifetime ---- */
+
+static void
+broker_publish_will(struct broker *b, struct session *s, uint64_t now_ms)
+{
+	struct msg *will = s->will;
+
+	s->will = NULL;
+	s->will_at_ms = 0;
+	if (will == NULL)
+		return;
+	b->stats.wills_published++;
+	(void)broker_publish(b, NULL, will, now_ms);
+	msg_unref(will);
+}
+
+/* The connection ended without an orderly DISCONNECT. */
+static void
+broker_will_trigger(struct broker *b, struct session *s, uint64_t now_ms)
+{
+	if (s->will == NULL)
+		return;
+	if (s->will_delay_s == 0)
+		broker_publish_will(b, s, now_ms);
+	else
+		s->will_at_ms = now_ms + (uint64_t)s->will_delay_s * 1000;
+}
+
+static void
+broker_unsubscribe_all(struct broker *b, struct session *s)
+{
+	LIST_FOREACH_SAFE (it, tmp, &s->subs) {
+		struct session_sub *sub =
+		    CONTAINER_OF(it, struct session_sub, link);
+
+		(void)topic_tree_unsubscribe(b->subs, sub->filter,
+		    strlen(sub->filter), sub->group,
+		    sub->group ? strlen(sub->group) : 0, s);
+		list_del(&sub->link);
+		free(sub->filter);
+		free(sub->group);
+		free(sub);
+	}
+}
+
+void
+broker_session_destroy(struct broker *b, struct session *s)
+{
+	ASSERT(!session_is_online(s));
+	/* A will still waiting for its delay goes when the session ends. */
+	if (s->will_at_ms)
+		broker_publish_will(b, s, 0);
+	broker_unsubscribe_all(b, s);
+	broker_stop_waiting(s);
+	broker_wake_waiters(b, s);
+	broker_table_del(b, s);
+	session_free(s);
+}
+
+struct session *
+broker_session_open(struct broker *b, const char *id, size_t len, bool clean,
+    bool *present, uint64_t now_ms)
+{
+	struct session *s = broker_session_find(b, id, len);
+
+	*present = false;
+	if (s && session_is_online(s)) {
+		/* MQTT-3.1.4-2: take over; the old connection's will fires. */
+		s->ops->kick(s->owner, BROKER_RC_TAKEN_OVER);
+		ASSERT(!session_is_online(s));
+		broker_stop_waiting(s);
+		broker_will_trigger(b, s, now_ms);
+	}
+	if (s && clean) {
+		broker_session_destroy(b, s);
+		s = NULL;
+	}
+	if (s) {
+		/* Resumed in time: a delayed will is not sent (MQTT 5 3.1.3.2.2). */
+		session_set_will(s, NULL, 0);
+		*present = true;
+		return s;
+	}
+	s = session_new(b, id, len);
+	broker_table_add(b, s);
+	return s;
+}
+
+void
+broker_session_close(struct broker *b, struct session *s, bool graceful,
+    uint64_t now_ms)
+{
+	session_detach(s);
+	broker_stop_waiting(s);
+	/* Offline sessions drop instead of back-pressuring publishers. */
+	broker_wake_waiters(b, s);
+	if (graceful)
+		session_set_will(s, NULL, 0); /* MQTT-3.14.4-3 */
+	else
+		broker_will_trigger(b, s, now_ms);
+	if (s->expiry_s == 0) {
+		broker_session_destroy(b, s);
+		return;
+	}
+	s->expire_at_ms = s->expiry_s == SESSION_EXPIRY_NEVER ?
+	    0 : now_ms + (uint64_t)s->expiry_s * 1000;
+}
+
+void
+broker_tick(struct broker *b, uint64_t now_ms)
+{
+	LIST_FOREACH_SAFE (it, tmp, &b->sessions) {
+		struct session *s = CONTAINER_OF(it, struct session, all_link);
+
+		if (s->will_at_ms && now_ms >= s->will_at_ms)
+			broker_publish_will(b, s, now_ms);
+		if (!session_is_online(s) && s->expire_at_ms &&
+		    now_ms >= s->expire_at_ms) {
+			b->stats.sessions_expired++;
+			broker_session_destroy(b, s);
+		}
+	}
+}
+
+/* ---- routing ---- */
+
+struct broker_route {
+	struct broker *b;
+	struct session *origin;
+};
+
+static void
+broker_match_add(struct broker *b, struct session *s,
+    const struct sub_opts *opts)
+{
+	if (s->match_gen != b->match_gen) {
+		s->match_gen = b->match_gen;
+		s->match_qos = opts->qos;
+		s->match_rap = opts->retain_as_published;
+		s->match_nids = 0;
+		if (b->nmatched == b->matched_cap) {
+			b->matched_cap = b->matched_cap ? b->matched_cap * 2 : 64;
+			b->matched = xrealloc(b->matched,
+			    b->matched_cap * sizeof(*b->matched));
+		}
+		b->matched[b->nmatched++] = s;
+	} else {
+		s->match_qos = MAX(s->match_qos, opts->qos);
+		s->match_rap = s->match_rap || opts->retain_as_published;
+	}
+	if (opts->sub_id && s->match_nids < SESSION_MAX_SUB_IDS)
+		s->match_ids[s->match_nids++] = opts->sub_id;
+}
+
+static void
+broker_match_sub(void *arg, void *subscriber, const struct sub_opts *opts)
+{
+	struct broker_route *r = arg;
+	struct session *s = subscriber;
+
+	if (opts->no_local && s == r->origin)
+		return; /* MQTT 5 3.8.3.1 No Local */
+	broker_match_add(r->b, s, opts);
+}
+
+static bool
+broker_member_ok(void *arg UNUSED, void *subscriber,
+    const struct sub_opts *opts UNUSED)
+{
+	struct session *s = subscriber;
+
+	return session_is_online(s) && s->inflight_count < s->window &&
+	    !session_is_full(s);
+}
+
+static void
+broker_match_group(void *arg, struct topic_group *g)
+{
+	struct broker_route *r = arg;
+	const struct sub_opts *opts;
+	struct session *s = topic_group_pick(g, broker_member_ok, r, &opts);
+
+	if (s)
+		broker_match_add(r->b, s, opts);
+}
+
+/* Deliver m to everything matched; returns a full online session or NULL. */
+static struct session *
+broker_fan_out(struct broker *b, struct msg *m, uint64_t now_ms)
+{
+	struct session *blocked = NULL;
+
+	for (size_t i = 0; i < b->nmatched; i++) {
+		struct session *s = b->matched[i];
+		uint8_t qos = MIN(m->qos, s->match_qos);
+		bool retain = s->match_rap && m->retain;
+
+		if (!session_deliver(s, m, qos, retain, s->match_ids,
+			s->match_nids, now_ms) &&
+		    session_is_online(s))
+			blocked = s;
+	}
+	b->nmatched = 0;
+	return blocked;
+}
+
+bool
+broker_publish(struct broker *b, struct session *origin, struct msg *m,
+    uint64_t now_ms)
+{
+	struct broker_route r = { b, origin };
+	struct session *blocked;
+
+	b->stats.msgs_received++;
+	if (m->retain && b->conf->retain_available)
+		(void)retain_set(b->retained, m);
+	if (msg_is_expired(m, now_ms)) {
+		b->stats.dropped_expired++;
+		return true;
+	}
+	b->match_gen++;
+	topic_tree_match(b->subs, m->topic, m->topic_len, broker_match_sub,
+	    broker_match_group, &r);
+	blocked = broker_fan_out(b, m, now_ms);
+	if (blocked == NULL || origin == NULL || blocked == origin)
+		return true;
+	broker_wait_on(origin, blocked);
+	return false;
+}
+
+/* ---- subscriptions ---- */
+
+static bool
+broker_str_eq(const char *a, const char *b, size_t blen)
+{
+	if (a == NULL || b == NULL)
+		return a == NULL && b == NULL;
+	return strlen(a) == blen && memcmp(a, b, blen) == 0;
+}
+
+static struct session_sub *
+broker_sub_find(struct session *s, const char *filter, size_t flen,
+    const char *group, size_t glen)
+{
+	LIST_FOREACH (it, &s->subs) {
+		struct session_sub *sub =
+		    CONTAINER_OF(it, struct session_sub, link);
+
+		if (broker_str_eq(sub->filter, filter, flen) &&
+		    broker_str_eq(sub->group, group, glen))
+			return sub;
+	}
+	return NULL;
+}
+
+uint8_t
+broker_subscribe(struct broker *b, struct session *s, const char *filter,
+    size_t flen, const char *group, size_t glen, const struct sub_opts *opts,
+    bool *existed)
+{
+	struct session_sub *sub;
+
+	*existed = topic_tree_subscribe(b->subs, filter, flen, group, glen, s,
+	    opts);
+	sub = broker_sub_find(s, filter, flen, group, glen);
+	if (sub == NULL) {
+		sub = xcalloc(1, sizeof(*sub));
+		sub->filter = xstrndup(filter, flen);
+		sub->group = group ? xstrndup(group, glen) : NULL;
+		list_add_tail(&s->subs, &sub->link);
+	}
+	sub->opts = *opts;
+	return opts->qos;
+}
+
+bool
+broker_unsubscribe(struct broker *b, struct session *s, const char *filter,
+    size_t flen, const char *group, size_t glen)
+{
+	struct session_sub *sub = broker_sub_find(s, filter, flen, group, glen);
+
+	if (sub == NULL)
+		return false;
+	(void)topic_tree_unsubscribe(b->subs, filter, flen, group, glen, s);
+	list_del(&sub->link);
+	free(sub->filter);
+	free(sub->group);
+	free(sub);
+	return true;
+}
+
+struct broker_retained {
+	struct msg **v;
+	size_t n, cap;
+};
+
+static void
+broker_collect_retained(void *arg, struct msg *m)
+{
+	struct broker_retained *r = arg;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
+	}
+	r->v[r->n++] = msg_ref(m);
+}
+
+void
+broker_send_retained(struct broker *b, struct session *s, const char *filter,
+    size_t flen, const struct sub_opts *opts, bool existed, uint64_t now_ms)
+{
+	struct broker_retained r = { NULL, 0, 0 };
+	uint32_t id = opts->sub_id;
+
+	if (opts->retain_handling == 2 || (opts->retain_handling == 1 && existed))
+		return;
+	retain_match(b->retained, filter, flen, broker_collect_retained, &r);
+	for (size_t i = 0; i < r.n; i++) {
+		struct msg *m = r.v[i];
+
+		if (msg_is_expired(m, now_ms))
+			(void)retain_clear(b->retained, m->topic, m->topic_len);
+		else
+			(void)session_deliver(s, m, MIN(m->qos, opts->qos),
+			    true, &id, id ? 1 : 0, now_ms);
+		msg_unref(m);
+	}
+	free(r.v);
+}

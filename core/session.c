@@ -1,0 +1,392 @@
+/*
+ * session.c - one client session's delivery state; see session.h for the
+ * state machine and the invariants.
+ */
+#include "core/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/broker.h"
+
+#define SESSION_INQ2_BYTES (65536 / 8)
+
+struct session *
+session_new(struct broker *b, const char *id, size_t idlen)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->b = b;
+	s->client_id = xstrndup(id, idlen);
+	s->client_id_len = idlen;
+	s->window = 1;
+	s->next_pkt_id = 1;
+	list_init(&s->all_link);
+	list_init(&s->queue);
+	list_init(&s->inflight);
+	list_init(&s->subs);
+	list_init(&s->waiters);
+	list_init(&s->wait_link);
+	return s;
+}
+
+static void
+session_delivery_free(struct delivery *d)
+{
+	list_del(&d->link);
+	msg_unref(d->m);
+	free(d);
+}
+
+static void
+session_list_clear(struct list *l)
+{
+	LIST_FOREACH_SAFE (it, tmp, l)
+		session_delivery_free(CONTAINER_OF(it, struct delivery, link));
+}
+
+void
+session_clear_state(struct session *s)
+{
+	session_list_clear(&s->queue);
+	session_list_clear(&s->inflight);
+	s->queued_count = 0;
+	s->queued_bytes = 0;
+	s->inflight_count = 0;
+	free(s->inq2);
+	s->inq2 = NULL;
+	s->inq2_count = 0;
+}
+
+void
+session_free(struct session *s)
+{
+	ASSERT(list_is_empty(&s->subs));
+	ASSERT(!list_is_linked(&s->wait_link));
+	ASSERT(list_is_empty(&s->waiters));
+	session_clear_state(s);
+	if (s->will)
+		msg_unref(s->will);
+	free(s->client_id);
+	free(s);
+}
+
+void
+session_attach(struct session *s, const struct session_ops *ops, void *owner,
+    uint16_t window)
+{
+	ASSERT(s->ops == NULL);
+	ASSERT(window >= 1);
+	s->ops = ops;
+	s->owner = owner;
+	s->window = window;
+	s->expire_at_ms = 0;
+}
+
+void
+session_detach(struct session *s)
+{
+	s->ops = NULL;
+	s->owner = NULL;
+}
+
+bool
+session_is_full(const struct session *s)
+{
+	const struct config *c = s->b->conf;
+
+	if (c->max_queued_messages && s->queued_count >= c->max_queued_messages)
+		return true;
+	return c->max_queued_bytes && s->queued_bytes >= c->max_queued_bytes;
+}
+
+/* Is pkt_id used by a delivery in flight? (window is small: linear) */
+static bool
+session_id_in_use(const struct session *s, uint16_t id)
+{
+	LIST_FOREACH (it, &s->inflight) {
+		if (CONTAINER_OF(it, struct delivery, link)->pkt_id == id)
+			return true;
+	}
+	return false;
+}
+
+/* Next free packet id; never 0 (MQTT-2.3.1-1), never one in flight. */
+static uint16_t
+session_alloc_id(struct session *s)
+{
+	uint16_t id;
+
+	ASSERT(s->inflight_count < 65535);
+	do {
+		id = s->next_pkt_id++;
+		if (s->next_pkt_id == 0)
+			s->next_pkt_id = 1;
+	} while (session_id_in_use(s, id));
+	return id;
+}
+
+/* Put d in flight and on the wire. */
+static void
+session_send(struct session *s, struct delivery *d, uint64_t now_ms)
+{
+	d->pkt_id = session_alloc_id(s);
+	d->state = DELIVERY_SENT;
+	list_add_tail(&s->inflight, &d->link);
+	s->inflight_count++;
+	s->b->stats.msgs_sent++;
+	s->ops->send(s->owner, d, now_ms);
+}
+
+static struct delivery *
+session_delivery_new(struct msg *m, uint8_t qos, bool retain,
+    const uint32_t *sub_ids, size_t nsub_ids)
+{
+	struct delivery *d;
+
+	nsub_ids = MIN(nsub_ids, SESSION_MAX_SUB_IDS);
+	d = xmalloc(sizeof(*d) + nsub_ids * sizeof(d->sub_ids[0]));
+	list_init(&d->link);
+	d->m = msg_ref(m);
+	d->pkt_id = 0;
+	d->qos = qos;
+	d->state = DELIVERY_QUEUED;
+	d->retain = retain;
+	d->dup = false;
+	d->nsub_ids = (uint8_t)nsub_ids;
+	if (nsub_ids)
+		memcpy(d->sub_ids, sub_ids, nsub_ids * sizeof(d->sub_ids[0]));
+	return d;
+}
+
+static bool
+session_deliver_qos0(struct session *s, struct msg *m, bool retain,
+    const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms)
+{
+	struct delivery *d;
+
+	if (!session_is_online(s)) {
+		s->b->stats.dropped_offline_qos0++;
+		s->dropped++;
+		return true;
+	}
+	if (!s->ops->has_room(s->owner)) {
+		s->b->stats.dropped_qos0_slow++;
+		s->dropped++;
+		return true;
+	}
+	/* Built on the stack: QoS 0 is never kept. */
+	nsub_ids = MIN(nsub_ids, SESSION_MAX_SUB_IDS);
+	struct {
+		struct delivery d;
+		uint32_t ids[SESSION_MAX_SUB_IDS];
+	} tmp;
+	d = &tmp.d;
+	memset(d, 0, sizeof(*d));
+	d->m = m;
+	d->retain = retain;
+	d->nsub_ids = (uint8_t)nsub_ids;
+	if (nsub_ids)
+		memcpy(tmp.ids, sub_ids, nsub_ids * sizeof(uint32_t));
+	s->b->stats.msgs_sent++;
+	s->ops->send(s->owner, d, now_ms);
+	return true;
+}
+
+static void
+session_enqueue(struct session *s, struct delivery *d)
+{
+	list_add_tail(&s->queue, &d->link);
+	s->queued_count++;
+	s->queued_bytes += msg_size(d->m);
+}
+
+bool
+session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
+    const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms)
+{
+	bool full;
+
+	if (qos == 0)
+		return session_deliver_qos0(s, m, retain, sub_ids, nsub_ids,
+		    now_ms);
+	full = session_is_full(s);
+	if (full && !session_is_online(s)) {
+		s->b->stats.dropped_queue_full++;
+		s->dropped++;
+		return false;
+	}
+	struct delivery *d = session_delivery_new(m, qos, retain, sub_ids,
+	    nsub_ids);
+	if (session_is_online(s) && list_is_empty(&s->queue) &&
+	    s->inflight_count < s->window)
+		session_send(s, d, now_ms);
+	else
+		session_enqueue(s, d);
+	return !full;
+}
+
+/* Take the oldest queued delivery, dropping expired ones. */
+static struct delivery *
+session_dequeue(struct session *s, uint64_t now_ms)
+{
+	struct delivery *d;
+
+	while ((d = LIST_FIRST(&s->queue, struct delivery, link)) != NULL) {
+		list_del(&d->link);
+		s->queued_count--;
+		s->queued_bytes -= msg_size(d->m);
+		if (!msg_is_expired(d->m, now_ms))
+			return d;
+		s->b->stats.dropped_expired++;
+		msg_unref(d->m);
+		free(d);
+	}
+	return NULL;
+}
+
+void
+session_pump(struct session *s, uint64_t now_ms)
+{
+	bool was_full = session_is_full(s);
+	struct delivery *d;
+
+	while (session_is_online(s) && s->inflight_count < s->window) {
+		d = session_dequeue(s, now_ms);
+		if (d == NULL)
+			break;
+		session_send(s, d, now_ms);
+	}
+	if (was_full && !session_is_full(s))
+		broker_wake_waiters(s->b, s);
+}
+
+void
+session_resume(struct session *s, uint64_t now_ms)
+{
+	struct delivery *d;
+
+	LIST_FOREACH (it, &s->inflight) {
+		d = CONTAINER_OF(it, struct delivery, link);
+		if (d->state == DELIVERY_RELEASED) {
+			s->ops->send_release(s->owner, d->pkt_id);
+		} else {
+			d->dup = true; /* MQTT-3.3.1-1 */
+			s->ops->send(s->owner, d, now_ms);
+		}
+	}
+	session_pump(s, now_ms);
+}
+
+static struct delivery *
+session_find(struct session *s, uint16_t pkt_id, uint8_t qos, uint8_t state)
+{
+	struct delivery *d;
+
+	/* Acks mostly come in order: the match is usually the head. */
+	LIST_FOREACH (it, &s->inflight) {
+		d = CONTAINER_OF(it, struct delivery, link);
+		if (d->pkt_id == pkt_id)
+			return d->qos == qos && d->state == state ? d : NULL;
+	}
+	return NULL;
+}
+
+static void
+session_done(struct session *s, struct delivery *d, uint64_t now_ms)
+{
+	session_delivery_free(d);
+	s->inflight_count--;
+	session_pump(s, now_ms);
+}
+
+bool
+session_on_puback(struct session *s, uint16_t pkt_id, uint64_t now_ms)
+{
+	struct delivery *d = session_find(s, pkt_id, 1, DELIVERY_SENT);
+
+	if (d == NULL)
+		return false;
+	session_done(s, d, now_ms);
+	return true;
+}
+
+bool
+session_on_pubrec(struct session *s, uint16_t pkt_id, uint64_t now_ms)
+{
+	struct delivery *d = session_find(s, pkt_id, 2, DELIVERY_SENT);
+
+	(void)now_ms;
+	if (d == NULL) {
+		/* A repeated PUBREC after our PUBREL: answer again. */
+		d = session_find(s, pkt_id, 2, DELIVERY_RELEASED);
+		if (d == NULL)
+			return false;
+	}
+	/* The message itself is no longer needed (MQTT 4.3.3). */
+	d->state = DELIVERY_RELEASED;
+	s->ops->send_release(s->owner, pkt_id);
+	return true;
+}
+
+bool
+session_on_pubrec_error(struct session *s, uint16_t pkt_id, uint64_t now_ms)
+{
+	struct delivery *d = session_find(s, pkt_id, 2, DELIVERY_SENT);
+
+	if (d == NULL)
+		return false;
+	session_done(s, d, now_ms);
+	return true;
+}
+
+bool
+session_on_pubcomp(struct session *s, uint16_t pkt_id, uint64_t now_ms)
+{
+	struct delivery *d = session_find(s, pkt_id, 2, DELIVERY_RELEASED);
+
+	if (d == NULL)
+		return false;
+	session_done(s, d, now_ms);
+	return true;
+}
+
+bool
+session_inq2_has(const struct session *s, uint16_t pkt_id)
+{
+	return s->inq2 && (s->inq2[pkt_id >> 3] & (1u << (pkt_id & 7)));
+}
+
+void
+session_inq2_add(struct session *s, uint16_t pkt_id)
+{
+	if (s->inq2 == NULL)
+		s->inq2 = xcalloc(1, SESSION_INQ2_BYTES);
+	if (session_inq2_has(s, pkt_id))
+		return;
+	s->inq2[pkt_id >> 3] |= (uint8_t)(1u << (pkt_id & 7));
+	s->inq2_count++;
+}
+
+bool
+session_inq2_del(struct session *s, uint16_t pkt_id)
+{
+	if (!session_inq2_has(s, pkt_id))
+		return false;
+	s->inq2[pkt_id >> 3] &= (uint8_t)~(1u << (pkt_id & 7));
+	if (--s->inq2_count == 0) {
+		free(s->inq2);
+		s->inq2 = NULL;
+	}
+	return true;
+}
+
+void
+session_set_will(struct session *s, struct msg *will, uint32_t delay_s)
+{
+	if (s->will)
+		msg_unref(s->will);
+	s->will = will;
+	s->will_delay_s = delay_s;
+	s->will_at_ms = 0;
+}
