@@ -52,4 +52,7 @@ void retain_foreach(struct retain_store *rs, retain_fn *fn, void *arg);
 
 size_t retain_count(const struct retain_store *rs);
 
+/* Nodes below the root (memory accounting; 0 once the store is empty). */
+size_t retain_node_count(const struct retain_store *rs);
+
 #endif
