@@ -37,22 +37,22 @@ _Static_assert(sizeof(enum config_log_dest) == sizeof(uint32_t), "enum size");
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned size");
 
 enum config_type {
-	CONFIG_T_BOOL,		/* true | false */
-	CONFIG_T_UINT,		/* decimal, uint32_t field */
-	CONFIG_T_UINT64,	/* decimal, uint64_t field */
-	CONFIG_T_DURATION,	/* seconds, or N followed by h d w m y */
-	CONFIG_T_CONNS,		/* decimal or -1 (= 0, unlimited) */
-	CONFIG_T_STRING,	/* the rest of the line, spaces included */
-	CONFIG_T_ENUM,		/* one word of k->words */
-	CONFIG_T_LOG_TYPE,	/* one word, accumulated into bits */
-	CONFIG_T_LOG_DEST,	/* one word, "file" takes a path */
-	CONFIG_T_LISTENER,	/* PORT [ADDRESS], opens a block */
+	CONFIG_T_BOOL, /* true | false */
+	CONFIG_T_UINT, /* decimal, uint32_t field */
+	CONFIG_T_UINT64, /* decimal, uint64_t field */
+	CONFIG_T_DURATION, /* seconds, or N followed by h d w m y */
+	CONFIG_T_CONNS, /* decimal or -1 (= 0, unlimited) */
+	CONFIG_T_STRING, /* the rest of the line, spaces included */
+	CONFIG_T_ENUM, /* one word of k->words */
+	CONFIG_T_LOG_TYPE, /* one word, accumulated into bits */
+	CONFIG_T_LOG_DEST, /* one word, "file" takes a path */
+	CONFIG_T_LISTENER, /* PORT [ADDRESS], opens a block */
 	CONFIG_T_COUNT,
 };
 
 enum config_scope {
-	CONFIG_GLOBAL,		/* field of struct config */
-	CONFIG_LISTENER,	/* field of the current struct config_listener */
+	CONFIG_GLOBAL, /* field of struct config */
+	CONFIG_LISTENER, /* field of the current struct config_listener */
 };
 
 /* Row flag: 0 is accepted (meaning "unlimited") besides [min, max]. */
@@ -74,60 +74,60 @@ struct config_key {
 	uint64_t def;
 	unsigned flags;
 	const struct config_word *words; /* NULL-terminated, for words */
-	const char *note;		/* appended to range errors */
+	const char *note; /* appended to range errors */
 };
 
 /* Parse state for one config_parse() call. */
 struct config_parser {
 	struct config *c;
-	struct config_listener *cur;	/* latest listener of this text */
+	struct config_listener *cur; /* latest listener of this text */
 	const char *fname;
 	int line;
-	bool log_type_seen;		/* first log_type replaces the default */
+	bool log_type_seen; /* first log_type replaces the default */
 	char *err;
 	size_t errlen;
 };
 
-typedef int config_set_fn(struct config_parser *, const struct config_key *,
-    char *);
+typedef int config_set_fn(
+    struct config_parser *, const struct config_key *, char *);
 
 static const struct config_word config_bools[] = {
-	{ "true", 1 },
-	{ "false", 0 },
-	{ NULL, 0 },
+    {"true", 1},
+    {"false", 0},
+    {NULL, 0},
 };
 
 static const struct config_word config_protos[] = {
-	{ "mqtt", CONFIG_PROTO_MQTT },
-	{ "stomp", CONFIG_PROTO_STOMP },
-	{ NULL, 0 },
+    {"mqtt", CONFIG_PROTO_MQTT},
+    {"stomp", CONFIG_PROTO_STOMP},
+    {NULL, 0},
 };
 
 static const struct config_word config_syncs[] = {
-	{ "always", CONFIG_SYNC_ALWAYS },
-	{ "never", CONFIG_SYNC_NEVER },
-	{ "interval", CONFIG_SYNC_INTERVAL },
-	{ NULL, 0 },
+    {"always", CONFIG_SYNC_ALWAYS},
+    {"never", CONFIG_SYNC_NEVER},
+    {"interval", CONFIG_SYNC_INTERVAL},
+    {NULL, 0},
 };
 
 /* "none" has no bits: it clears the set, as in Mosquitto. */
 static const struct config_word config_log_types[] = {
-	{ "error", CONFIG_LOG_ERROR },
-	{ "warning", CONFIG_LOG_WARNING },
-	{ "notice", CONFIG_LOG_NOTICE },
-	{ "information", CONFIG_LOG_INFORMATION },
-	{ "debug", CONFIG_LOG_DEBUG },
-	{ "all", CONFIG_LOG_ALL },
-	{ "none", 0 },
-	{ NULL, 0 },
+    {"error", CONFIG_LOG_ERROR},
+    {"warning", CONFIG_LOG_WARNING},
+    {"notice", CONFIG_LOG_NOTICE},
+    {"information", CONFIG_LOG_INFORMATION},
+    {"debug", CONFIG_LOG_DEBUG},
+    {"all", CONFIG_LOG_ALL},
+    {"none", 0},
+    {NULL, 0},
 };
 
 static const struct config_word config_log_dests[] = {
-	{ "stderr", CONFIG_LOG_DEST_STDERR },
-	{ "stdout", CONFIG_LOG_DEST_STDOUT },
-	{ "none", CONFIG_LOG_DEST_NONE },
-	{ "file", CONFIG_LOG_DEST_FILE },
-	{ NULL, 0 },
+    {"stderr", CONFIG_LOG_DEST_STDERR},
+    {"stdout", CONFIG_LOG_DEST_STDOUT},
+    {"none", CONFIG_LOG_DEST_NONE},
+    {"file", CONFIG_LOG_DEST_FILE},
+    {NULL, 0},
 };
 
 /* Mosquitto's persistent_client_expiration units; m = 30 d, y = 365 d. */
@@ -135,11 +135,11 @@ static const struct {
 	char unit;
 	uint32_t seconds;
 } config_units[] = {
-	{ 'h', 3600 },
-	{ 'd', 86400 },
-	{ 'w', 7 * 86400 },
-	{ 'm', 30 * 86400 },
-	{ 'y', 365 * 86400 },
+    {'h', 3600},
+    {'d', 86400},
+    {'w', 7 * 86400},
+    {'m', 30 * 86400},
+    {'y', 365 * 86400},
 };
 
 #define FIELD_SIZE(type, m) sizeof(((type *)0)->m)
@@ -152,67 +152,64 @@ static const struct {
 	.size = FIELD_SIZE(struct config_listener, m)
 
 static const struct config_key config_keys[] = {
-	/* listeners */
-	{ "listener", CONFIG_T_LISTENER, .scope = CONFIG_GLOBAL },
-	{ "protocol", CONFIG_T_ENUM, LOCAL(protocol), .words = config_protos,
-	    .def = CONFIG_PROTO_MQTT },
-	{ "max_connections", CONFIG_T_CONNS, LOCAL(max_connections),
-	    .max = UINT32_MAX, .def = 0 },
+    /* listeners */
+    {"listener", CONFIG_T_LISTENER, .scope = CONFIG_GLOBAL},
+    {"protocol", CONFIG_T_ENUM, LOCAL(protocol), .words = config_protos,
+        .def = CONFIG_PROTO_MQTT},
+    {"max_connections", CONFIG_T_CONNS, LOCAL(max_connections),
+        .max = UINT32_MAX, .def = 0},
 
-	/* security */
-	{ "allow_anonymous", CONFIG_T_BOOL, GLOBAL(allow_anonymous),
-	    .def = true },
+    /* security */
+    {"allow_anonymous", CONFIG_T_BOOL, GLOBAL(allow_anonymous), .def = true},
 
-	/* MQTT session limits */
-	{ "max_keepalive", CONFIG_T_UINT, GLOBAL(max_keepalive),
-	    .max = 65535, .def = 65535 },
-	{ "max_inflight_messages", CONFIG_T_UINT,
-	    GLOBAL(max_inflight_messages), .min = 1, .max = 65535, .def = 20,
-	    .note = " (Mosquitto's 0 = unlimited is not supported)" },
-	{ "max_queued_messages", CONFIG_T_UINT, GLOBAL(max_queued_messages),
-	    .max = UINT32_MAX, .def = 1000 },
-	{ "max_queued_bytes", CONFIG_T_UINT64, GLOBAL(max_queued_bytes),
-	    .max = UINT64_MAX, .def = 0 },
-	{ "message_size_limit", CONFIG_T_UINT, GLOBAL(message_size_limit),
-	    .max = CONFIG_MQTT_MAX_REMAINING, .def = 0 },
-	{ "max_packet_size", CONFIG_T_UINT, GLOBAL(max_packet_size),
-	    .min = CONFIG_MIN_PACKET, .max = CONFIG_MQTT_MAX_PACKET,
-	    .flags = CONFIG_ZERO_OK, .def = 0 },
-	{ "max_topic_alias", CONFIG_T_UINT, GLOBAL(max_topic_alias),
-	    .max = 65535, .def = 10 },
-	{ "persistent_client_expiration", CONFIG_T_DURATION,
-	    GLOBAL(persistent_client_expiration), .max = UINT32_MAX,
-	    .def = 0 },
-	{ "retain_available", CONFIG_T_BOOL, GLOBAL(retain_available),
-	    .def = true },
-	{ "connect_timeout", CONFIG_T_UINT, GLOBAL(connect_timeout),
-	    .min = 1, .max = 3600, .def = 10 },
-	{ "max_topic_levels", CONFIG_T_UINT, GLOBAL(max_topic_levels),
-	    .min = 1, .max = 65535, .def = 128 },
+    /* MQTT session limits */
+    {"max_keepalive", CONFIG_T_UINT, GLOBAL(max_keepalive), .max = 65535,
+        .def = 65535},
+    {"max_inflight_messages", CONFIG_T_UINT, GLOBAL(max_inflight_messages),
+        .min = 1, .max = 65535, .def = 20,
+        .note = " (Mosquitto's 0 = unlimited is not supported)"},
+    {"max_queued_messages", CONFIG_T_UINT, GLOBAL(max_queued_messages),
+        .max = UINT32_MAX, .def = 1000},
+    {"max_queued_bytes", CONFIG_T_UINT64, GLOBAL(max_queued_bytes),
+        .max = UINT64_MAX, .def = 0},
+    {"message_size_limit", CONFIG_T_UINT, GLOBAL(message_size_limit),
+        .max = CONFIG_MQTT_MAX_REMAINING, .def = 0},
+    {"max_packet_size", CONFIG_T_UINT, GLOBAL(max_packet_size),
+        .min = CONFIG_MIN_PACKET, .max = CONFIG_MQTT_MAX_PACKET,
+        .flags = CONFIG_ZERO_OK, .def = 0},
+    {"max_topic_alias", CONFIG_T_UINT, GLOBAL(max_topic_alias), .max = 65535,
+        .def = 10},
+    {"persistent_client_expiration", CONFIG_T_DURATION,
+        GLOBAL(persistent_client_expiration), .max = UINT32_MAX, .def = 0},
+    {"retain_available", CONFIG_T_BOOL, GLOBAL(retain_available), .def = true},
+    {"connect_timeout", CONFIG_T_UINT, GLOBAL(connect_timeout), .min = 1,
+        .max = 3600, .def = 10},
+    {"max_topic_levels", CONFIG_T_UINT, GLOBAL(max_topic_levels), .min = 1,
+        .max = 65535, .def = 128},
 
-	/* persistence */
-	{ "persistence", CONFIG_T_BOOL, GLOBAL(persistence), .def = false },
-	{ "persistence_location", CONFIG_T_STRING,
-	    GLOBAL(persistence_location) },
-	{ "persistence_sync", CONFIG_T_ENUM, GLOBAL(persistence_sync),
-	    .words = config_syncs, .def = CONFIG_SYNC_ALWAYS },
-	{ "persistence_sync_interval", CONFIG_T_UINT,
-	    GLOBAL(persistence_sync_interval), .min = 1, .max = 60000,
-	    .def = 100 },
+    /* persistence */
+    {"persistence", CONFIG_T_BOOL, GLOBAL(persistence), .def = false},
+    {"persistence_location", CONFIG_T_STRING, GLOBAL(persistence_location)},
+    {"persistence_sync", CONFIG_T_ENUM, GLOBAL(persistence_sync),
+        .words = config_syncs, .def = CONFIG_SYNC_ALWAYS},
+    {"persistence_sync_interval", CONFIG_T_UINT,
+        GLOBAL(persistence_sync_interval), .min = 1, .max = 60000, .def = 100},
 
-	/* logging */
-	{ "log_type", CONFIG_T_LOG_TYPE, GLOBAL(log_type),
-	    .words = config_log_types,
-	    .def = CONFIG_LOG_ERROR | CONFIG_LOG_WARNING | CONFIG_LOG_NOTICE |
-		CONFIG_LOG_INFORMATION },
-	{ "log_dest", CONFIG_T_LOG_DEST, GLOBAL(log_dest),
-	    .words = config_log_dests, .def = CONFIG_LOG_DEST_STDERR },
+    /* logging */
+    {"log_type", CONFIG_T_LOG_TYPE, GLOBAL(log_type), .words = config_log_types,
+        .def = CONFIG_LOG_ERROR | CONFIG_LOG_WARNING | CONFIG_LOG_NOTICE |
+            CONFIG_LOG_INFORMATION},
+    {"log_dest", CONFIG_T_LOG_DEST, GLOBAL(log_dest), .words = config_log_dests,
+        .def = CONFIG_LOG_DEST_STDERR},
 };
 
 /* ---- errors ---------------------------------------------------------- */
 
 /* Write "FILE:LINE: message" into p->err; always returns -1. */
-static int PRINTF(2, 3)
+static int config_fail(struct config_parser *p, const char *fmt, ...)
+    PRINTF(2, 3);
+
+static int
 config_fail(struct config_parser *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -247,8 +244,8 @@ config_words_list(const struct config_word *w, char *buf, size_t len)
 }
 
 static int
-config_fail_word(struct config_parser *p, const char *name,
-    const struct config_word *words)
+config_fail_word(
+    struct config_parser *p, const char *name, const struct config_word *words)
 {
 	char list[128];
 
@@ -286,15 +283,15 @@ config_token(char **s)
 
 /* The single value of k: errors when it is missing or followed by more. */
 static int
-config_one_value(struct config_parser *p, const struct config_key *k,
-    char *arg, char **val)
+config_one_value(
+    struct config_parser *p, const struct config_key *k, char *arg, char **val)
 {
 	*val = config_token(&arg);
 	if (**val == '\0')
 		return config_fail(p, "'%s' needs a value", k->name);
 	if (*arg != '\0')
-		return config_fail(p, "'%s' takes one value, not '%s'", k->name,
-		    arg);
+		return config_fail(
+		    p, "'%s' takes one value, not '%s'", k->name, arg);
 	return 0;
 }
 
@@ -338,8 +335,8 @@ config_word_find(const struct config_word *w, const char *s)
 
 /* Where k lives for this parser: the config, or the current listener. */
 static char *
-config_field(struct config *c, struct config_listener *l,
-    const struct config_key *k)
+config_field(
+    struct config *c, struct config_listener *l, const struct config_key *k)
 {
 	char *base = k->scope == CONFIG_LISTENER ? (char *)l : (char *)c;
 
@@ -404,8 +401,7 @@ config_word_value(struct config_parser *p, const struct config_key *k,
 }
 
 static int
-config_set_words(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_words(struct config_parser *p, const struct config_key *k, char *arg)
 {
 	uint32_t v;
 
@@ -417,8 +413,7 @@ config_set_words(struct config_parser *p, const struct config_key *k,
 
 /* Booleans are exactly "true" or "false", as in Mosquitto. */
 static int
-config_set_bool(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_bool(struct config_parser *p, const struct config_key *k, char *arg)
 {
 	uint32_t v;
 
@@ -429,8 +424,7 @@ config_set_bool(struct config_parser *p, const struct config_key *k,
 }
 
 static int
-config_set_uint(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_uint(struct config_parser *p, const struct config_key *k, char *arg)
 {
 	uint64_t v;
 	char *val;
@@ -445,8 +439,7 @@ config_set_uint(struct config_parser *p, const struct config_key *k,
 
 /* max_connections: Mosquitto writes -1 for unlimited; we store 0. */
 static int
-config_set_conns(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_conns(struct config_parser *p, const struct config_key *k, char *arg)
 {
 	uint64_t v;
 	char *val;
@@ -456,8 +449,10 @@ config_set_conns(struct config_parser *p, const struct config_key *k,
 	if (strcmp(val, "-1") == 0)
 		v = 0;
 	else if (!config_digits(val, strlen(val), &v) || v > k->max)
-		return config_fail(p, "'%s' must be -1 (unlimited) or an "
-		    "integer between 0 and %" PRIu64, k->name, k->max);
+		return config_fail(p,
+		    "'%s' must be -1 (unlimited) or an "
+		    "integer between 0 and %" PRIu64,
+		    k->name, k->max);
 	config_set(p, k, v);
 	return 0;
 }
@@ -490,8 +485,8 @@ config_duration(const struct config_key *k, const char *s, uint64_t *out)
 }
 
 static int
-config_set_duration(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_duration(
+    struct config_parser *p, const struct config_key *k, char *arg)
 {
 	uint64_t v;
 	char *val;
@@ -499,7 +494,8 @@ config_set_duration(struct config_parser *p, const struct config_key *k,
 	if (config_one_value(p, k, arg, &val) < 0)
 		return -1;
 	if (!config_duration(k, val, &v))
-		return config_fail(p, "'%s' must be seconds, or a number "
+		return config_fail(p,
+		    "'%s' must be seconds, or a number "
 		    "followed by h, d, w, m or y, at most %" PRIu64 " seconds",
 		    k->name, k->max);
 	config_set(p, k, v);
@@ -516,25 +512,25 @@ config_copy_string(struct config_parser *p, const char *name, char *field,
 	if (n == 0)
 		return config_fail(p, "'%s' needs a value", name);
 	if (n >= size)
-		return config_fail(p, "'%s' is longer than %zu bytes", name,
-		    size - 1);
+		return config_fail(
+		    p, "'%s' is longer than %zu bytes", name, size - 1);
 	memcpy(field, s, n + 1);
 	return 0;
 }
 
 /* Strings take the rest of the line, so paths may hold spaces. */
 static int
-config_set_string(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_string(
+    struct config_parser *p, const struct config_key *k, char *arg)
 {
-	return config_copy_string(p, k->name, config_field(p->c, p->cur, k),
-	    k->size, arg);
+	return config_copy_string(
+	    p, k->name, config_field(p->c, p->cur, k), k->size, arg);
 }
 
 /* The first log_type line replaces the default set; later ones add. */
 static int
-config_set_log_type(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_log_type(
+    struct config_parser *p, const struct config_key *k, char *arg)
 {
 	uint32_t v;
 
@@ -549,8 +545,8 @@ config_set_log_type(struct config_parser *p, const struct config_key *k,
 
 /* "log_dest file PATH" takes a path; the other destinations take none. */
 static int
-config_set_log_dest(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_log_dest(
+    struct config_parser *p, const struct config_key *k, char *arg)
 {
 	const struct config_word *w;
 	char *val = config_token(&arg);
@@ -561,11 +557,11 @@ config_set_log_dest(struct config_parser *p, const struct config_key *k,
 		return config_fail_word(p, k->name, k->words);
 	if (w->value == CONFIG_LOG_DEST_FILE) {
 		if (config_copy_string(p, "log_dest file", p->c->log_file,
-		    sizeof(p->c->log_file), arg) < 0)
+		        sizeof(p->c->log_file), arg) < 0)
 			return -1;
 	} else if (*arg != '\0') {
-		return config_fail(p, "'%s %s' takes no value, not '%s'",
-		    k->name, val, arg);
+		return config_fail(
+		    p, "'%s %s' takes no value, not '%s'", k->name, val, arg);
 	} else {
 		p->c->log_file[0] = '\0';
 	}
@@ -584,8 +580,8 @@ static bool
 config_is_address(const char *s)
 {
 	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				 "0123456789.-_:%";
+	                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                         "0123456789.-_:%";
 
 	return s[strspn(s, ok)] == '\0';
 }
@@ -607,8 +603,8 @@ config_listener_dup(const struct config *c, const struct config_listener *l)
 
 /* Parse "PORT [ADDRESS]" into l. */
 static int
-config_listener_args(struct config_parser *p, struct config_listener *l,
-    char *arg)
+config_listener_args(
+    struct config_parser *p, struct config_listener *l, char *arg)
 {
 	char *port = config_token(&arg), *addr = config_token(&arg);
 	uint64_t v;
@@ -616,25 +612,32 @@ config_listener_args(struct config_parser *p, struct config_listener *l,
 	if (*port == '\0')
 		return config_fail(p, "'listener' needs a port");
 	if (*arg != '\0')
-		return config_fail(p, "'listener' takes a port and an address, "
-		    "not '%s'", arg);
+		return config_fail(p,
+		    "'listener' takes a port and an address, "
+		    "not '%s'",
+		    arg);
 	if (!config_digits(port, strlen(port), &v) || v > 65535)
-		return config_fail(p, "'listener' port must be an integer "
+		return config_fail(p,
+		    "'listener' port must be an integer "
 		    "between 0 and 65535");
 	l->port = (uint16_t)v;
 	if (strlen(addr) >= sizeof(l->address))
-		return config_fail(p, "'listener' address is longer than %zu "
-		    "bytes", sizeof(l->address) - 1);
+		return config_fail(p,
+		    "'listener' address is longer than %zu "
+		    "bytes",
+		    sizeof(l->address) - 1);
 	if (!config_is_address(addr))
-		return config_fail(p, "'listener' address '%s' is not an IP "
-		    "address or a host name", addr);
+		return config_fail(p,
+		    "'listener' address '%s' is not an IP "
+		    "address or a host name",
+		    addr);
 	memcpy(l->address, addr, strlen(addr) + 1);
 	return 0;
 }
 
 static int
-config_set_listener(struct config_parser *p, const struct config_key *k,
-    char *arg)
+config_set_listener(
+    struct config_parser *p, const struct config_key *k, char *arg)
 {
 	struct config_listener l;
 	const struct config_listener *dup;
@@ -646,28 +649,29 @@ config_set_listener(struct config_parser *p, const struct config_key *k,
 	if (config_listener_args(p, &l, arg) < 0)
 		return -1;
 	if (p->c->nlisteners >= CONFIG_MAX_LISTENERS)
-		return config_fail(p, "more than %d listeners",
-		    CONFIG_MAX_LISTENERS);
+		return config_fail(
+		    p, "more than %d listeners", CONFIG_MAX_LISTENERS);
 	if ((dup = config_listener_dup(p->c, &l)) != NULL)
-		return config_fail(p, "listener %u %s was already declared on "
-		    "line %d", l.port, l.address[0] ? l.address : "(all)",
-		    dup->line);
+		return config_fail(p,
+		    "listener %u %s was already declared on "
+		    "line %d",
+		    l.port, l.address[0] ? l.address : "(all)", dup->line);
 	p->cur = &p->c->listeners[p->c->nlisteners++];
 	*p->cur = l;
 	return 0;
 }
 
 static config_set_fn *const config_setters[CONFIG_T_COUNT] = {
-	[CONFIG_T_BOOL] = config_set_bool,
-	[CONFIG_T_UINT] = config_set_uint,
-	[CONFIG_T_UINT64] = config_set_uint,
-	[CONFIG_T_DURATION] = config_set_duration,
-	[CONFIG_T_CONNS] = config_set_conns,
-	[CONFIG_T_STRING] = config_set_string,
-	[CONFIG_T_ENUM] = config_set_words,
-	[CONFIG_T_LOG_TYPE] = config_set_log_type,
-	[CONFIG_T_LOG_DEST] = config_set_log_dest,
-	[CONFIG_T_LISTENER] = config_set_listener,
+    [CONFIG_T_BOOL] = config_set_bool,
+    [CONFIG_T_UINT] = config_set_uint,
+    [CONFIG_T_UINT64] = config_set_uint,
+    [CONFIG_T_DURATION] = config_set_duration,
+    [CONFIG_T_CONNS] = config_set_conns,
+    [CONFIG_T_STRING] = config_set_string,
+    [CONFIG_T_ENUM] = config_set_words,
+    [CONFIG_T_LOG_TYPE] = config_set_log_type,
+    [CONFIG_T_LOG_DEST] = config_set_log_dest,
+    [CONFIG_T_LISTENER] = config_set_listener,
 };
 
 /* ---- lines ----------------------------------------------------------- */
@@ -692,8 +696,8 @@ config_parse_key(struct config_parser *p, char *buf)
 	if (k == NULL)
 		return config_fail(p, "unknown key '%s'", name);
 	if (k->scope == CONFIG_LISTENER && p->cur == NULL)
-		return config_fail(p, "'%s' must follow a 'listener' line",
-		    k->name);
+		return config_fail(
+		    p, "'%s' must follow a 'listener' line", k->name);
 	return config_setters[k->type](p, k, rest);
 }
 
@@ -714,8 +718,8 @@ config_parse_line(struct config_parser *p, const char *s, size_t n)
 	char *start;
 
 	if (n >= sizeof(buf))
-		return config_fail(p, "line is longer than %zu bytes",
-		    sizeof(buf) - 1);
+		return config_fail(
+		    p, "line is longer than %zu bytes", sizeof(buf) - 1);
 	if (memchr(s, '\0', n) != NULL)
 		return config_fail(p, "line holds a NUL byte");
 	memcpy(buf, s, n);
@@ -749,11 +753,11 @@ config_defaults(struct config *c)
 }
 
 int
-config_parse(struct config *c, const char *text, size_t len,
-    const char *fname, char *err, size_t errlen)
+config_parse(struct config *c, const char *text, size_t len, const char *fname,
+    char *err, size_t errlen)
 {
-	struct config_parser p = { .c = c, .fname = fname ? fname : "-",
-		.err = err, .errlen = errlen };
+	struct config_parser p = {
+	    .c = c, .fname = fname ? fname : "-", .err = err, .errlen = errlen};
 	size_t pos = 0;
 
 	ASSERT(c != NULL && (text != NULL || len == 0));
@@ -779,7 +783,7 @@ config_message_size_limit(const struct config *c)
 {
 	ASSERT(c != NULL);
 	return c->message_size_limit ? c->message_size_limit
-				     : CONFIG_MQTT_MAX_REMAINING;
+	                             : CONFIG_MQTT_MAX_REMAINING;
 }
 
 const char *

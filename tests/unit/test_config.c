@@ -30,8 +30,8 @@ parse(const char *text)
 {
 	config_defaults(&cfg);
 	err[0] = '\0';
-	return config_parse(&cfg, text, strlen(text), "t.conf", err,
-	    sizeof(err));
+	return config_parse(
+	    &cfg, text, strlen(text), "t.conf", err, sizeof(err));
 }
 
 static void
@@ -85,8 +85,9 @@ test_defaults(void **state)
 	assert_string_equal(cfg.persistence_location, "");
 	assert_int_equal(cfg.persistence_sync, CONFIG_SYNC_ALWAYS);
 	assert_int_equal(cfg.persistence_sync_interval, 100);
-	assert_int_equal(cfg.log_type, CONFIG_LOG_ERROR | CONFIG_LOG_WARNING |
-	    CONFIG_LOG_NOTICE | CONFIG_LOG_INFORMATION);
+	assert_int_equal(cfg.log_type,
+	    CONFIG_LOG_ERROR | CONFIG_LOG_WARNING | CONFIG_LOG_NOTICE |
+	        CONFIG_LOG_INFORMATION);
 	assert_int_equal(cfg.log_dest, CONFIG_LOG_DEST_STDERR);
 	assert_string_equal(cfg.log_file, "");
 }
@@ -96,8 +97,7 @@ test_empty_text_implies_listener(void **state)
 {
 	(void)state;
 	config_defaults(&cfg);
-	assert_int_equal(config_parse(&cfg, NULL, 0, "t", err, sizeof(err)),
-	    0);
+	assert_int_equal(config_parse(&cfg, NULL, 0, "t", err, sizeof(err)), 0);
 	assert_int_equal(cfg.nlisteners, 1);
 	assert_int_equal(cfg.listeners[0].port, 1883);
 	assert_string_equal(cfg.listeners[0].address, "127.0.0.1");
@@ -124,25 +124,27 @@ struct num_key {
 	size_t size;
 	uint64_t min;
 	uint64_t max;
-	bool zero_ok;		/* 0 accepted below min */
+	bool zero_ok; /* 0 accepted below min */
 };
 
 #define NUM(m, lo, hi, z) \
-	{ #m, offsetof(struct config, m), sizeof(((struct config *)0)->m), \
-	    lo, hi, z }
+	{ \
+#m, offsetof(struct config, m), \
+		    sizeof(((struct config *)0)->m), lo, hi, z \
+	}
 
 static const struct num_key num_keys[] = {
-	NUM(max_keepalive, 0, 65535, false),
-	NUM(max_inflight_messages, 1, 65535, false),
-	NUM(max_queued_messages, 0, UINT32_MAX, false),
-	NUM(max_queued_bytes, 0, UINT64_MAX, false),
-	NUM(message_size_limit, 0, 268435455, false),
-	NUM(max_packet_size, 20, 268435460, true),
-	NUM(max_topic_alias, 0, 65535, false),
-	NUM(connect_timeout, 1, 3600, false),
-	NUM(max_topic_levels, 1, 65535, false),
-	NUM(persistence_sync_interval, 1, 60000, false),
-	NUM(persistent_client_expiration, 0, UINT32_MAX, false),
+    NUM(max_keepalive, 0, 65535, false),
+    NUM(max_inflight_messages, 1, 65535, false),
+    NUM(max_queued_messages, 0, UINT32_MAX, false),
+    NUM(max_queued_bytes, 0, UINT64_MAX, false),
+    NUM(message_size_limit, 0, 268435455, false),
+    NUM(max_packet_size, 20, 268435460, true),
+    NUM(max_topic_alias, 0, 65535, false),
+    NUM(connect_timeout, 1, 3600, false),
+    NUM(max_topic_levels, 1, 65535, false),
+    NUM(persistence_sync_interval, 1, 60000, false),
+    NUM(persistent_client_expiration, 0, UINT32_MAX, false),
 };
 
 static uint64_t
@@ -182,8 +184,8 @@ num_bad(const struct num_key *k, const char *value)
 static void
 test_numeric_keys(void **state)
 {
-	static const char *const junk[] = { "abc", "-1", "+1", "0x10", "1.5",
-		"1e3", "12abc", " 99999999999999999999999" };
+	static const char *const junk[] = {"abc", "-1", "+1", "0x10", "1.5",
+	    "1e3", "12abc", " 99999999999999999999999"};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(num_keys); i++) {
 		const struct num_key *k = &num_keys[i];
@@ -214,8 +216,8 @@ test_numeric_overflow(void **state)
 	(void)state;
 	expect_ok("max_queued_bytes 18446744073709551615\n");
 	assert_true(cfg.max_queued_bytes == UINT64_MAX);
-	expect_fail("max_queued_bytes 18446744073709551616\n",
-	    "max_queued_bytes");
+	expect_fail(
+	    "max_queued_bytes 18446744073709551616\n", "max_queued_bytes");
 	expect_fail("max_queued_messages 4294967296\n", "max_queued_messages");
 	expect_ok("max_keepalive 00060\n");
 	assert_int_equal(cfg.max_keepalive, 60);
@@ -225,16 +227,21 @@ static void
 test_numeric_messages(void **state)
 {
 	(void)state;
-	expect_err("max_keepalive 65536\n", "t.conf:1: 'max_keepalive' must "
+	expect_err("max_keepalive 65536\n",
+	    "t.conf:1: 'max_keepalive' must "
 	    "be an integer between 0 and 65535");
-	expect_err("max_inflight_messages 0\n", "t.conf:1: "
+	expect_err("max_inflight_messages 0\n",
+	    "t.conf:1: "
 	    "'max_inflight_messages' must be an integer between 1 and 65535 "
 	    "(Mosquitto's 0 = unlimited is not supported)");
-	expect_err("max_packet_size 19\n", "t.conf:1: 'max_packet_size' "
+	expect_err("max_packet_size 19\n",
+	    "t.conf:1: 'max_packet_size' "
 	    "must be 0 or an integer between 20 and 268435460");
-	expect_err("max_keepalive\n", "t.conf:1: 'max_keepalive' needs a "
+	expect_err("max_keepalive\n",
+	    "t.conf:1: 'max_keepalive' needs a "
 	    "value");
-	expect_err("max_keepalive 1 2\n", "t.conf:1: 'max_keepalive' takes "
+	expect_err("max_keepalive 1 2\n",
+	    "t.conf:1: 'max_keepalive' takes "
 	    "one value, not '2'");
 }
 
@@ -245,8 +252,8 @@ expect_expiration(const char *value, uint32_t seconds)
 {
 	char line[128];
 
-	snprintf(line, sizeof(line), "persistent_client_expiration %s\n",
-	    value);
+	snprintf(
+	    line, sizeof(line), "persistent_client_expiration %s\n", value);
 	expect_ok(line);
 	assert_int_equal(cfg.persistent_client_expiration, seconds);
 }
@@ -281,10 +288,10 @@ test_expiration_units(void **state)
 static void
 test_bool_keys(void **state)
 {
-	static const char *const keys[] = { "allow_anonymous",
-		"retain_available", "persistence" };
-	static const char *const bad[] = { "True", "1", "yes", "on", "0",
-		"truee" };
+	static const char *const keys[] = {
+	    "allow_anonymous", "retain_available", "persistence"};
+	static const char *const bad[] = {
+	    "True", "1", "yes", "on", "0", "truee"};
 	char line[128];
 
 	(void)state;
@@ -293,17 +300,18 @@ test_bool_keys(void **state)
 		    keys[i]);
 		expect_ok(line);
 		for (size_t j = 0; j < ARRAY_LEN(bad); j++) {
-			snprintf(line, sizeof(line), "%s %s\n", keys[i],
-			    bad[j]);
+			snprintf(
+			    line, sizeof(line), "%s %s\n", keys[i], bad[j]);
 			expect_fail(line, "must be true or false");
 		}
 	}
 	expect_ok("allow_anonymous false\nretain_available false\n"
-		  "persistence true\n");
+	          "persistence true\n");
 	assert_false(cfg.allow_anonymous);
 	assert_false(cfg.retain_available);
 	assert_true(cfg.persistence);
-	expect_err("allow_anonymous maybe\n", "t.conf:1: 'allow_anonymous' "
+	expect_err("allow_anonymous maybe\n",
+	    "t.conf:1: 'allow_anonymous' "
 	    "must be true or false");
 }
 
@@ -318,7 +326,8 @@ test_persistence_sync(void **state)
 	assert_int_equal(cfg.persistence_sync_interval, 5);
 	expect_ok("persistence_sync never\npersistence_sync always\n");
 	assert_int_equal(cfg.persistence_sync, CONFIG_SYNC_ALWAYS);
-	expect_err("persistence_sync sometimes\n", "t.conf:1: "
+	expect_err("persistence_sync sometimes\n",
+	    "t.conf:1: "
 	    "'persistence_sync' must be always, never or interval");
 	expect_fail("persistence_sync\n", "needs a value");
 	expect_fail("persistence_sync always never\n", "one value");
@@ -338,9 +347,11 @@ test_persistence_location(void **state)
 	expect_ok(line);
 	assert_int_equal(strlen(cfg.persistence_location), 255);
 	snprintf(line, sizeof(line), "persistence_location /%0255d\n", 0);
-	expect_err(line, "t.conf:1: 'persistence_location' is longer than "
+	expect_err(line,
+	    "t.conf:1: 'persistence_location' is longer than "
 	    "255 bytes");
-	expect_err("persistence_location   \n", "t.conf:1: "
+	expect_err("persistence_location   \n",
+	    "t.conf:1: "
 	    "'persistence_location' needs a value");
 }
 
@@ -361,9 +372,10 @@ test_log_type(void **state)
 	expect_ok("log_type all\nlog_type none\n");
 	assert_int_equal(cfg.log_type, 0);
 	expect_ok("log_type none\nlog_type notice\nlog_type information\n");
-	assert_int_equal(cfg.log_type,
-	    CONFIG_LOG_NOTICE | CONFIG_LOG_INFORMATION);
-	expect_err("log_type subscribe\n", "t.conf:1: 'log_type' must be "
+	assert_int_equal(
+	    cfg.log_type, CONFIG_LOG_NOTICE | CONFIG_LOG_INFORMATION);
+	expect_err("log_type subscribe\n",
+	    "t.conf:1: 'log_type' must be "
 	    "error, warning, notice, information, debug, all or none");
 	expect_fail("log_type error warning\n", "one value");
 	expect_fail("log_type\n", "needs a value");
@@ -385,11 +397,14 @@ test_log_dest(void **state)
 	expect_ok("log_dest file /tmp/a b.log\nlog_dest stderr\n");
 	assert_int_equal(cfg.log_dest, CONFIG_LOG_DEST_STDERR);
 	assert_string_equal(cfg.log_file, "");
-	expect_err("log_dest file\n", "t.conf:1: 'log_dest file' needs a "
+	expect_err("log_dest file\n",
+	    "t.conf:1: 'log_dest file' needs a "
 	    "value");
-	expect_err("log_dest stderr x\n", "t.conf:1: 'log_dest stderr' takes "
+	expect_err("log_dest stderr x\n",
+	    "t.conf:1: 'log_dest stderr' takes "
 	    "no value, not 'x'");
-	expect_err("log_dest syslog\n", "t.conf:1: 'log_dest' must be "
+	expect_err("log_dest syslog\n",
+	    "t.conf:1: 'log_dest' must be "
 	    "stderr, stdout, none or file");
 	expect_fail("log_dest\n", "needs a value");
 	snprintf(line, sizeof(line), "log_dest file /%0255d\n", 0);
@@ -403,11 +418,11 @@ test_comments_blank_crlf(void **state)
 {
 	(void)state;
 	expect_ok("# a comment\n\n   \n\t# indented comment\r\n"
-		  "max_keepalive 30   \t\r\n"
-		  "\r\n"
-		  "  max_topic_alias\t\t7\n"
-		  "#max_keepalive 99\n"
-		  "max_topic_levels 9");
+	          "max_keepalive 30   \t\r\n"
+	          "\r\n"
+	          "  max_topic_alias\t\t7\n"
+	          "#max_keepalive 99\n"
+	          "max_topic_levels 9");
 	assert_int_equal(cfg.max_keepalive, 30);
 	assert_int_equal(cfg.max_topic_alias, 7);
 	assert_int_equal(cfg.max_topic_levels, 9);
@@ -422,7 +437,8 @@ test_line_numbers(void **state)
 	(void)state;
 	expect_err("# one\r\n\r\nmax_keepalive 1\r\nfoo bar\r\n",
 	    "t.conf:4: unknown key 'foo'");
-	expect_err("\n\n\n\n\nmax_keepalive x", "t.conf:6: 'max_keepalive' "
+	expect_err("\n\n\n\n\nmax_keepalive x",
+	    "t.conf:6: 'max_keepalive' "
 	    "must be an integer between 0 and 65535");
 }
 
@@ -433,7 +449,8 @@ test_bad_lines(void **state)
 
 	(void)state;
 	expect_err("foo 1\n", "t.conf:1: unknown key 'foo'");
-	expect_err("Max_keepalive 1\n", "t.conf:1: unknown key "
+	expect_err("Max_keepalive 1\n",
+	    "t.conf:1: unknown key "
 	    "'Max_keepalive'");
 	expect_err("port 1883\n", "t.conf:1: unknown key 'port'");
 	expect_fail("max_keepalive 1 # trailing comment\n", "one value");
@@ -442,7 +459,8 @@ test_bad_lines(void **state)
 	expect_fail(big, "line is longer than 1023 bytes");
 	config_defaults(&cfg);
 	assert_int_equal(config_parse(&cfg, "max_keepalive 1\0x\n", 18, "t",
-	    err, sizeof(err)), -1);
+	                     err, sizeof(err)),
+	    -1);
 	assert_string_equal(err, "t:1: line holds a NUL byte");
 }
 
@@ -454,8 +472,8 @@ test_length_bounded(void **state)
 
 	(void)state;
 	config_defaults(&cfg);
-	assert_int_equal(config_parse(&cfg, text, 17, "t", err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    config_parse(&cfg, text, 17, "t", err, sizeof(err)), 0);
 	assert_int_equal(cfg.max_keepalive, 123);
 }
 
@@ -470,10 +488,11 @@ test_error_buffer(void **state)
 	assert_int_equal(config_parse(&cfg, "foo", 3, "t", NULL, 0), -1);
 	memset(small, 'x', sizeof(small));
 	assert_int_equal(config_parse(&cfg, "foo", 3, "long-name.conf", small,
-	    sizeof(small)), -1);
+	                     sizeof(small)),
+	    -1);
 	assert_string_equal(small, "long-na");
-	assert_int_equal(config_parse(&cfg, "foo", 3, "t", small,
-	    sizeof(small)), -1);
+	assert_int_equal(
+	    config_parse(&cfg, "foo", 3, "t", small, sizeof(small)), -1);
 	assert_string_equal(small, "t:1: un");
 }
 
@@ -484,13 +503,13 @@ test_listener_block(void **state)
 {
 	(void)state;
 	expect_ok("max_keepalive 5\n"
-		  "listener 1883\n"
-		  "max_connections 100\n"
-		  "allow_anonymous false\n"
-		  "listener 61613 ::1\n"
-		  "protocol stomp\n"
-		  "max_connections -1\n"
-		  "listener 0 localhost\n");
+	          "listener 1883\n"
+	          "max_connections 100\n"
+	          "allow_anonymous false\n"
+	          "listener 61613 ::1\n"
+	          "protocol stomp\n"
+	          "max_connections -1\n"
+	          "listener 0 localhost\n");
 	assert_int_equal(cfg.nlisteners, 3);
 	assert_int_equal(cfg.listeners[0].port, 1883);
 	assert_string_equal(cfg.listeners[0].address, "");
@@ -520,16 +539,19 @@ test_listener_values(void **state)
 	snprintf(line, sizeof(line), "listener 1 %063d\n", 0);
 	expect_ok(line);
 	snprintf(line, sizeof(line), "listener 1 %064d\n", 0);
-	expect_err(line, "t.conf:1: 'listener' address is longer than 63 "
+	expect_err(line,
+	    "t.conf:1: 'listener' address is longer than 63 "
 	    "bytes");
 	expect_err("listener\n", "t.conf:1: 'listener' needs a port");
-	expect_err("listener 65536\n", "t.conf:1: 'listener' port must be an "
+	expect_err("listener 65536\n",
+	    "t.conf:1: 'listener' port must be an "
 	    "integer between 0 and 65535");
 	expect_fail("listener -1\n", "port must be");
 	expect_fail("listener http\n", "port must be");
 	expect_fail("listener 1883 a/b\n", "not an IP address");
 	expect_fail("listener 1883 [::1]\n", "not an IP address");
-	expect_err("listener 1883 127.0.0.1 mqtt\n", "t.conf:1: 'listener' "
+	expect_err("listener 1883 127.0.0.1 mqtt\n",
+	    "t.conf:1: 'listener' "
 	    "takes a port and an address, not 'mqtt'");
 }
 
@@ -537,16 +559,19 @@ static void
 test_listener_keys(void **state)
 {
 	(void)state;
-	expect_err("protocol mqtt\n", "t.conf:1: 'protocol' must follow a "
+	expect_err("protocol mqtt\n",
+	    "t.conf:1: 'protocol' must follow a "
 	    "'listener' line");
 	expect_fail("max_connections 5\nlistener 1883\n", "must follow");
-	expect_err("listener 1\nprotocol websockets\n", "t.conf:2: 'protocol' "
+	expect_err("listener 1\nprotocol websockets\n",
+	    "t.conf:2: 'protocol' "
 	    "must be mqtt or stomp");
 	expect_ok("listener 1\nmax_connections 0\n");
 	assert_int_equal(cfg.listeners[0].max_connections, 0);
 	expect_ok("listener 1\nmax_connections 4294967295\n");
 	assert_true(cfg.listeners[0].max_connections == UINT32_MAX);
-	expect_err("listener 1\nmax_connections -2\n", "t.conf:2: "
+	expect_err("listener 1\nmax_connections -2\n",
+	    "t.conf:2: "
 	    "'max_connections' must be -1 (unlimited) or an integer between "
 	    "0 and 4294967295");
 	expect_fail("listener 1\nmax_connections 4294967296\n", "-1");
@@ -575,10 +600,11 @@ test_duplicate_listener(void **state)
 	expect_err("listener 1883 127.0.0.1\n# x\nlistener 1883 127.0.0.1\n",
 	    "t.conf:3: listener 1883 127.0.0.1 was already declared on "
 	    "line 1");
-	expect_err("listener 1883\nlistener 1883\n", "t.conf:2: listener "
+	expect_err("listener 1883\nlistener 1883\n",
+	    "t.conf:2: listener "
 	    "1883 (all) was already declared on line 1");
 	expect_ok("listener 1883 127.0.0.1\nlistener 1883 ::1\n"
-		  "listener 1884 127.0.0.1\nlistener 0\nlistener 0\n");
+	          "listener 1884 127.0.0.1\nlistener 0\nlistener 0\n");
 	assert_int_equal(cfg.nlisteners, 5);
 }
 
@@ -590,8 +616,8 @@ test_too_many_listeners(void **state)
 
 	(void)state;
 	for (int i = 0; i < CONFIG_MAX_LISTENERS; i++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n,
-		    "listener %d\n", 2000 + i);
+		n += (size_t)snprintf(
+		    text + n, sizeof(text) - n, "listener %d\n", 2000 + i);
 	expect_ok(text);
 	assert_int_equal(cfg.nlisteners, CONFIG_MAX_LISTENERS);
 	snprintf(text + n, sizeof(text) - n, "listener 0\n");
@@ -652,8 +678,8 @@ test_shipped_files(void **state)
 	(void)state;
 	conf_path(pattern, sizeof(pattern), "*.conf");
 	if (glob(pattern, 0, NULL, &g) != 0)
-		fail_msg("no config files match %s (set JUNCTION_SRC)",
-		    pattern);
+		fail_msg(
+		    "no config files match %s (set JUNCTION_SRC)", pattern);
 	assert_true(g.gl_pathc >= 3);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		parse_file(g.gl_pathv[i]);
@@ -723,32 +749,32 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_empty_text_implies_listener),
-		cmocka_unit_test(test_message_size_limit),
-		cmocka_unit_test(test_numeric_keys),
-		cmocka_unit_test(test_numeric_overflow),
-		cmocka_unit_test(test_numeric_messages),
-		cmocka_unit_test(test_expiration_units),
-		cmocka_unit_test(test_bool_keys),
-		cmocka_unit_test(test_persistence_sync),
-		cmocka_unit_test(test_persistence_location),
-		cmocka_unit_test(test_log_type),
-		cmocka_unit_test(test_log_dest),
-		cmocka_unit_test(test_comments_blank_crlf),
-		cmocka_unit_test(test_line_numbers),
-		cmocka_unit_test(test_bad_lines),
-		cmocka_unit_test(test_length_bounded),
-		cmocka_unit_test(test_error_buffer),
-		cmocka_unit_test(test_listener_block),
-		cmocka_unit_test(test_listener_values),
-		cmocka_unit_test(test_listener_keys),
-		cmocka_unit_test(test_implied_listener),
-		cmocka_unit_test(test_duplicate_listener),
-		cmocka_unit_test(test_too_many_listeners),
-		cmocka_unit_test(test_shipped_files),
-		cmocka_unit_test(test_shipped_contents),
-		cmocka_unit_test(test_every_key_documented),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_empty_text_implies_listener),
+	    cmocka_unit_test(test_message_size_limit),
+	    cmocka_unit_test(test_numeric_keys),
+	    cmocka_unit_test(test_numeric_overflow),
+	    cmocka_unit_test(test_numeric_messages),
+	    cmocka_unit_test(test_expiration_units),
+	    cmocka_unit_test(test_bool_keys),
+	    cmocka_unit_test(test_persistence_sync),
+	    cmocka_unit_test(test_persistence_location),
+	    cmocka_unit_test(test_log_type),
+	    cmocka_unit_test(test_log_dest),
+	    cmocka_unit_test(test_comments_blank_crlf),
+	    cmocka_unit_test(test_line_numbers),
+	    cmocka_unit_test(test_bad_lines),
+	    cmocka_unit_test(test_length_bounded),
+	    cmocka_unit_test(test_error_buffer),
+	    cmocka_unit_test(test_listener_block),
+	    cmocka_unit_test(test_listener_values),
+	    cmocka_unit_test(test_listener_keys),
+	    cmocka_unit_test(test_implied_listener),
+	    cmocka_unit_test(test_duplicate_listener),
+	    cmocka_unit_test(test_too_many_listeners),
+	    cmocka_unit_test(test_shipped_files),
+	    cmocka_unit_test(test_shipped_contents),
+	    cmocka_unit_test(test_every_key_documented),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
