@@ -85,13 +85,13 @@ retain_node_free(struct retain_node *n)
 static struct retain_node *
 retain_node_child(struct retain_node *n, const char *s, size_t len)
 {
-	return retain_node_of(topic_kids_find(&n->kids, s, len,
-	    util_hash(s, len)));
+	return retain_node_of(
+	    topic_kids_find(&n->kids, s, len, util_hash(s, len)));
 }
 
 static struct retain_node *
-retain_node_child_get(struct retain_store *rs, struct retain_node *n,
-    const char *s, size_t len)
+retain_node_child_get(
+    struct retain_store *rs, struct retain_node *n, const char *s, size_t len)
 {
 	struct retain_node *c = retain_node_child(n, s, len);
 
@@ -105,16 +105,15 @@ retain_node_child_get(struct retain_store *rs, struct retain_node *n,
 
 /* The node of topic, or NULL; with create, missing nodes are made. */
 static struct retain_node *
-retain_find(struct retain_store *rs, const char *topic, size_t len,
-    bool create)
+retain_find(struct retain_store *rs, const char *topic, size_t len, bool create)
 {
 	struct retain_node *n = rs->root;
 	size_t off = 0, l;
 
 	while (n != NULL && off <= len) {
 		l = retain_level_len(topic, len, off);
-		n = create ? retain_node_child_get(rs, n, topic + off, l) :
-		    retain_node_child(n, topic + off, l);
+		n = create ? retain_node_child_get(rs, n, topic + off, l)
+		           : retain_node_child(n, topic + off, l);
 		off += l + 1;
 	}
 	return n;
@@ -202,8 +201,8 @@ retain_is_dollar(const struct retain_node *n, const struct retain_node *c)
 
 /* Report n's message and every one below it; skip '$' under the root. */
 static void
-retain_walk_all(const struct retain_walk *w, struct retain_node *n,
-    bool skip_dollar)
+retain_walk_all(
+    const struct retain_walk *w, struct retain_node *n, bool skip_dollar)
 {
 	struct retain_node *c;
 
@@ -216,13 +215,12 @@ retain_walk_all(const struct retain_walk *w, struct retain_node *n,
 	}
 }
 
-static void retain_walk_node(const struct retain_walk *w,
-    struct retain_node *n, size_t off);
+static void retain_walk_node(
+    const struct retain_walk *w, struct retain_node *n, size_t off);
 
 /* '+' at filter offset off: every child (not '$' ones under the root). */
 static void
-retain_walk_plus(const struct retain_walk *w, struct retain_node *n,
-    size_t off)
+retain_walk_plus(const struct retain_walk *w, struct retain_node *n, size_t off)
 {
 	struct retain_node *c;
 
@@ -235,8 +233,7 @@ retain_walk_plus(const struct retain_walk *w, struct retain_node *n,
 
 /* n has consumed the filter up to off; match the rest below n. */
 static void
-retain_walk_node(const struct retain_walk *w, struct retain_node *n,
-    size_t off)
+retain_walk_node(const struct retain_walk *w, struct retain_node *n, size_t off)
 {
 	const char *s = w->f + off;
 	struct retain_node *c;
@@ -263,7 +260,7 @@ void
 retain_match(struct retain_store *rs, const char *filter, size_t len,
     retain_fn *fn, void *arg)
 {
-	struct retain_walk w = { filter, len, fn, arg };
+	struct retain_walk w = {filter, len, fn, arg};
 
 	retain_walk_node(&w, rs->root, 0);
 }
@@ -271,7 +268,7 @@ retain_match(struct retain_store *rs, const char *filter, size_t len,
 void
 retain_foreach(struct retain_store *rs, retain_fn *fn, void *arg)
 {
-	struct retain_walk w = { "", 0, fn, arg };
+	struct retain_walk w = {"", 0, fn, arg};
 
 	retain_walk_all(&w, rs->root, false);
 }

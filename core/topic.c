@@ -56,11 +56,11 @@ struct topic_group {
 struct topic_node {
 	struct topic_level lv; /* lv.name points at name[] below */
 	struct topic_node *parent;
-	struct topic_node *plus;  /* the '+' child */
+	struct topic_node *plus; /* the '+' child */
 	struct topic_node *pound; /* the '#' child, always a leaf */
-	struct topic_kids kids;	  /* literal children */
-	struct topic_subs subs;	  /* plain subscriptions */
-	struct list groups;	  /* struct topic_group */
+	struct topic_kids kids; /* literal children */
+	struct topic_subs subs; /* plain subscriptions */
+	struct list groups; /* struct topic_group */
 	char name[];
 };
 
@@ -191,8 +191,8 @@ topic_levels(const char *t, size_t len)
 #define TOPIC_SHARE_PREFIX "$share/"
 
 bool
-topic_share_split(const char *s, size_t len, const char **group,
-    size_t *glen, const char **filter, size_t *flen, bool *malformed)
+topic_share_split(const char *s, size_t len, const char **group, size_t *glen,
+    const char **filter, size_t *flen, bool *malformed)
 {
 	const size_t plen = sizeof(TOPIC_SHARE_PREFIX) - 1;
 	const char *g = s + plen, *slash;
@@ -226,23 +226,24 @@ topic_kids_home(const struct topic_kids *k, uint32_t hash)
 }
 
 static bool
-topic_level_eq(const struct topic_level *l, const char *name, size_t len,
-    uint32_t hash)
+topic_level_eq(
+    const struct topic_level *l, const char *name, size_t len, uint32_t hash)
 {
 	return l->hash == hash && l->len == len &&
 	    memcmp(l->name, name, len) == 0;
 }
 
 struct topic_level *
-topic_kids_find(const struct topic_kids *k, const char *name, size_t len,
-    uint32_t hash)
+topic_kids_find(
+    const struct topic_kids *k, const char *name, size_t len, uint32_t hash)
 {
 	uint32_t i = topic_kids_home(k, hash);
 
 	for (uint32_t c = 0; c < k->cap; c++, i = (i + 1) & (k->cap - 1)) {
 		if (k->slot[i] == NULL)
 			return NULL;
-		if (topic_level_eq(k->slot[i], name, len, hash))
+		if (k->hash[i] == hash &&
+		    topic_level_eq(k->slot[i], name, len, hash))
 			return k->slot[i];
 	}
 	return NULL;
@@ -257,6 +258,16 @@ topic_kids_place(struct topic_kids *k, struct topic_level *l)
 	while (k->slot[i] != NULL)
 		i = (i + 1) & (k->cap - 1);
 	k->slot[i] = l;
+	k->hash[i] = l->hash;
+}
+
+/* Move slot j (and its hash) to slot i, leaving j empty. */
+static void
+topic_kids_move(struct topic_kids *k, uint32_t i, uint32_t j)
+{
+	k->slot[i] = k->slot[j];
+	k->hash[i] = k->hash[j];
+	k->slot[j] = NULL;
 }
 
 /* Move every child into a fresh index of cap slots (a power of two). */
@@ -267,7 +278,9 @@ topic_kids_resize(struct topic_kids *k, uint32_t cap)
 	uint32_t ocap = k->cap;
 
 	ASSERT(k->n <= cap / 2 || cap <= TOPIC_KIDS_DENSE);
-	k->slot = xcalloc(cap, sizeof(*k->slot));
+	/* one block: cap pointers, then cap hashes */
+	k->slot = xcalloc(cap, sizeof(*k->slot) + sizeof(*k->hash));
+	k->hash = (uint32_t *)(void *)(k->slot + cap);
 	k->cap = cap;
 	for (uint32_t i = 0; i < ocap; i++) {
 		if (old[i] != NULL)
@@ -283,8 +296,8 @@ topic_kids_add(struct topic_kids *k, struct topic_level *l)
 		if (k->n == k->cap)
 			topic_kids_resize(k, k->cap != 0 ? k->cap * 2 : 2);
 	} else if ((k->n + 1) * 2 > k->cap) {
-		topic_kids_resize(k, topic_kids_is_table(k) ? k->cap * 2 :
-		    TOPIC_KIDS_TABLE);
+		topic_kids_resize(
+		    k, topic_kids_is_table(k) ? k->cap * 2 : TOPIC_KIDS_TABLE);
 	}
 	topic_kids_place(k, l);
 	k->n++;
@@ -301,14 +314,14 @@ topic_kids_shift(struct topic_kids *k, uint32_t hole)
 {
 	uint32_t mask = k->cap - 1, home;
 
+	k->slot[hole] = NULL;
 	for (uint32_t j = (hole + 1) & mask; k->slot[j]; j = (j + 1) & mask) {
-		home = k->slot[j]->hash & mask;
+		home = k->hash[j] & mask;
 		if (((j - home) & mask) >= ((j - hole) & mask)) {
-			k->slot[hole] = k->slot[j];
+			topic_kids_move(k, hole, j);
 			hole = j;
 		}
 	}
-	k->slot[hole] = NULL;
 }
 
 static uint32_t
@@ -344,8 +357,9 @@ topic_kids_del(struct topic_kids *k, struct topic_level *l)
 	if (topic_kids_is_table(k)) {
 		topic_kids_shift(k, i);
 	} else {
-		k->slot[i] = k->slot[k->n - 1];
-		k->slot[k->n - 1] = NULL;
+		k->slot[i] = NULL;
+		if (i != k->n - 1) /* keep the dense array gap-free */
+			topic_kids_move(k, i, k->n - 1);
 	}
 	k->n--;
 	topic_kids_shrink(k);
@@ -356,6 +370,7 @@ topic_kids_fini(struct topic_kids *k)
 {
 	free(k->slot);
 	k->slot = NULL;
+	k->hash = NULL;
 	k->n = k->cap = 0;
 }
 
@@ -373,8 +388,8 @@ topic_subs_find(const struct topic_subs *a, const void *subscriber)
 
 /* Add or replace; returns true if replaced. */
 static bool
-topic_subs_put(struct topic_subs *a, void *subscriber,
-    const struct sub_opts *opts)
+topic_subs_put(
+    struct topic_subs *a, void *subscriber, const struct sub_opts *opts)
 {
 	struct topic_sub *s = topic_subs_find(a, subscriber);
 
@@ -438,9 +453,10 @@ topic_group_free(struct topic_group *g)
 static struct topic_group *
 topic_group_find(const struct list *groups, const char *name, size_t len)
 {
-	LIST_FOREACH(it, groups) {
-		struct topic_group *g = CONTAINER_OF(it, struct topic_group,
-		    link);
+	LIST_FOREACH(it, groups)
+	{
+		struct topic_group *g =
+		    CONTAINER_OF(it, struct topic_group, link);
 
 		if (g->name_len == len && memcmp(g->name, name, len) == 0)
 			return g;
@@ -526,7 +542,7 @@ topic_node_free(struct topic_node *n)
 	if (n->pound != NULL)
 		topic_node_free(n->pound);
 	LIST_FOREACH_SAFE(it, tmp, &n->groups)
-		topic_group_free(CONTAINER_OF(it, struct topic_group, link));
+	topic_group_free(CONTAINER_OF(it, struct topic_group, link));
 	topic_kids_fini(&n->kids);
 	free(n->subs.v);
 	free(n);
@@ -551,14 +567,14 @@ topic_node_child(struct topic_node *n, const char *s, size_t len)
 
 	if (w != NULL)
 		return *w;
-	return topic_node_of(topic_kids_find(&n->kids, s, len,
-	    util_hash(s, len)));
+	return topic_node_of(
+	    topic_kids_find(&n->kids, s, len, util_hash(s, len)));
 }
 
 /* The child of n for filter level s[0..len), created if missing. */
 static struct topic_node *
-topic_node_child_get(struct topic_tree *t, struct topic_node *n,
-    const char *s, size_t len)
+topic_node_child_get(
+    struct topic_tree *t, struct topic_node *n, const char *s, size_t len)
 {
 	struct topic_node **w, *c = topic_node_child(n, s, len);
 
@@ -577,8 +593,8 @@ topic_node_child_get(struct topic_tree *t, struct topic_node *n,
 static bool
 topic_node_is_empty(const struct topic_node *n)
 {
-	return n->subs.n == 0 && list_is_empty(&n->groups) &&
-	    n->kids.n == 0 && n->plus == NULL && n->pound == NULL;
+	return n->subs.n == 0 && list_is_empty(&n->groups) && n->kids.n == 0 &&
+	    n->plus == NULL && n->pound == NULL;
 }
 
 /* Free n and its ancestors while they hold nothing; the root stays. */
@@ -623,16 +639,16 @@ topic_tree_free(struct topic_tree *t)
 
 /* The node of filter, or NULL; with create, missing nodes are made. */
 static struct topic_node *
-topic_tree_find(struct topic_tree *t, const char *filter, size_t flen,
-    bool create)
+topic_tree_find(
+    struct topic_tree *t, const char *filter, size_t flen, bool create)
 {
 	struct topic_node *n = t->root;
 	size_t off = 0, l;
 
 	while (n != NULL && off <= flen) {
 		l = topic_level_len(filter, flen, off);
-		n = create ? topic_node_child_get(t, n, filter + off, l) :
-		    topic_node_child(n, filter + off, l);
+		n = create ? topic_node_child_get(t, n, filter + off, l)
+		           : topic_node_child(n, filter + off, l);
 		off += l + 1;
 	}
 	return n;
@@ -664,8 +680,8 @@ topic_tree_subscribe(struct topic_tree *t, const char *filter, size_t flen,
 
 /* Remove subscriber from group name at n; frees the group when empty. */
 static bool
-topic_node_group_del(struct topic_node *n, const char *name, size_t len,
-    const void *subscriber)
+topic_node_group_del(
+    struct topic_node *n, const char *name, size_t len, const void *subscriber)
 {
 	struct topic_group *g = topic_group_find(&n->groups, name, len);
 
@@ -710,7 +726,7 @@ topic_walk_report(const struct topic_walk *w, const struct topic_node *n)
 	if (w->group_fn == NULL)
 		return;
 	LIST_FOREACH(it, &n->groups)
-		w->group_fn(w->arg, CONTAINER_OF(it, struct topic_group, link));
+	w->group_fn(w->arg, CONTAINER_OF(it, struct topic_group, link));
 }
 
 /*
@@ -720,8 +736,8 @@ topic_walk_report(const struct topic_walk *w, const struct topic_node *n)
  * wildcard children (MQTT-4.7.2-1).
  */
 static void
-topic_walk_node(const struct topic_walk *w, const struct topic_node *n,
-    size_t d)
+topic_walk_node(
+    const struct topic_walk *w, const struct topic_node *n, size_t d)
 {
 	const struct topic_span *sp = &w->lv[d];
 	bool dollar = d == 0 && sp->len > 0 && sp->s[0] == '$';
@@ -768,7 +784,7 @@ topic_tree_match(struct topic_tree *t, const char *topic, size_t len,
 		lv = xmalloc((w.n + 1) * sizeof(*lv));
 	topic_split(topic, len, lv);
 	/* a sentinel so topic_walk_node may look at lv[n] */
-	lv[w.n] = (struct topic_span){ .s = "", .len = 0, .hash = 0 };
+	lv[w.n] = (struct topic_span){.s = "", .len = 0, .hash = 0};
 	w.lv = lv;
 	w.sub_fn = sub_fn;
 	w.group_fn = group_fn;

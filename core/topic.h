@@ -127,7 +127,9 @@ size_t topic_tree_node_count(const struct topic_tree *t);
  * owns (inline in its own allocation). Up to TOPIC_KIDS_DENSE children
  * sit in a dense array scanned linearly; past that an open-addressing
  * table (linear probing, load <= 1/2, backward-shift deletion) takes
- * over, and it turns dense again when the children thin out.
+ * over, and it turns dense again when the children thin out. Each
+ * slot's hash sits beside it, so probing reads one contiguous block and
+ * touches a child only on a hash hit.
  * A zeroed struct topic_kids is empty. Slots 0 .. cap-1 hold a child or
  * NULL; iterate them to visit every child (no add/del meanwhile).
  */
@@ -141,6 +143,7 @@ struct topic_level {
 
 struct topic_kids {
 	struct topic_level **slot;
+	uint32_t *hash; /* hash[i] = slot[i]->hash, probed without a deref */
 	uint32_t n, cap;
 };
 

@@ -19,12 +19,12 @@ static struct msg *
 mk(const char *topic, const char *payload)
 {
 	struct msg_init mi = {
-		.topic = topic,
-		.topic_len = strlen(topic),
-		.payload = payload,
-		.payload_len = strlen(payload),
-		.qos = 1,
-		.retain = true,
+	    .topic = topic,
+	    .topic_len = strlen(topic),
+	    .payload = payload,
+	    .payload_len = strlen(payload),
+	    .qos = 1,
+	    .retain = true,
 	};
 
 	return msg_new(&mi);
@@ -112,7 +112,7 @@ test_empty_payload_clears(void **state)
 {
 	struct retain_store *rs = retain_new();
 	struct msg *a = mk("a/b", "one"), *e = mk("a/b", ""),
-		   *e2 = mk("x/y", "");
+	           *e2 = mk("x/y", "");
 
 	(void)state;
 	/* MQTT-3.3.1-10/11: a zero-byte retained message clears, not stored */
@@ -160,18 +160,18 @@ test_clear_and_prune(void **state)
 }
 
 static const char *const wild_topics[] = {
-	"sport",
-	"sport/tennis",
-	"sport/tennis/player1",
-	"sport/tennis/player1/ranking",
-	"sport/tennis/player2",
-	"sport/golf",
-	"/finance",
-	"finance",
-	"$SYS/broker/uptime",
-	"$SYS",
-	"a//b",
-	"a/$x",
+    "sport",
+    "sport/tennis",
+    "sport/tennis/player1",
+    "sport/tennis/player1/ranking",
+    "sport/tennis/player2",
+    "sport/golf",
+    "/finance",
+    "finance",
+    "$SYS/broker/uptime",
+    "$SYS",
+    "a//b",
+    "a/$x",
 };
 
 struct wild_case {
@@ -180,24 +180,24 @@ struct wild_case {
 };
 
 static const struct wild_case wild_cases[] = {
-	{ "#", 10 },
-	{ "+", 2 },
-	{ "sport/#", 6 },
-	{ "sport/tennis/player1/#", 2 },
-	{ "sport/tennis/+", 2 },
-	{ "sport/+", 2 },
-	{ "+/+", 4 },
-	{ "/+", 1 },
-	{ "+/tennis/#", 4 },
-	{ "$SYS/#", 2 },
-	{ "$SYS/+/uptime", 1 },
-	{ "+/broker/uptime", 0 },
-	{ "+/+/+", 3 },
-	{ "a/+/b", 1 },
-	{ "a/+", 1 },
-	{ "sport/tennis/player1", 1 },
-	{ "sport/tennis/player3", 0 },
-	{ "nothing/#", 0 },
+    {"#", 10},
+    {"+", 2},
+    {"sport/#", 6},
+    {"sport/tennis/player1/#", 2},
+    {"sport/tennis/+", 2},
+    {"sport/+", 2},
+    {"+/+", 4},
+    {"/+", 1},
+    {"+/tennis/#", 4},
+    {"$SYS/#", 2},
+    {"$SYS/+/uptime", 1},
+    {"+/broker/uptime", 0},
+    {"+/+/+", 3},
+    {"a/+/b", 1},
+    {"a/+", 1},
+    {"sport/tennis/player1", 1},
+    {"sport/tennis/player3", 0},
+    {"nothing/#", 0},
 };
 
 static void
@@ -213,8 +213,8 @@ test_match_wildcards(void **state)
 		const struct wild_case *c = &wild_cases[i];
 
 		if (match(rs, c->filter, &s) != c->count)
-			fail_msg("\"%s\": %zu, want %zu", c->filter, s.n,
-			    c->count);
+			fail_msg(
+			    "\"%s\": %zu, want %zu", c->filter, s.n, c->count);
 	}
 	match(rs, "#", &s);
 	assert_false(seen_has(&s, "$SYS")); /* MQTT-4.7.2-1 */
@@ -295,7 +295,7 @@ rng(void)
 static const char *
 rnd_level(char *buf, size_t n)
 {
-	static const char *const few[] = { "a", "b", "c", "", "$s", "ab" };
+	static const char *const few[] = {"a", "b", "c", "", "$s", "ab"};
 
 	if (rng() % 4 == 0) {
 		snprintf(buf, n, "w%u", rng() % 40);
@@ -315,8 +315,9 @@ rnd_path(char *out, size_t n, bool wild)
 	out[0] = '\0';
 	for (unsigned i = 0; i < depth; i++) {
 		r = wild ? rng() % 8 : 7;
-		l = r == 0 ? "+" : r == 1 && i + 1 == depth ? "#" :
-		    rnd_level(lv, sizeof(lv));
+		l = r == 0                     ? "+"
+		    : r == 1 && i + 1 == depth ? "#"
+		                               : rnd_level(lv, sizeof(lv));
 		strncat(out, l, n - strlen(out) - 1);
 		if (i + 1 < depth)
 			strncat(out, "/", n - strlen(out) - 1);
@@ -336,8 +337,8 @@ count_matching(struct retain_store *rs, const char *f)
 
 	match(rs, f, &s);
 	for (size_t i = 0; i < s.n; i++) {
-		if (!topic_matches(f, strlen(f), s.m[i]->topic,
-			s.m[i]->topic_len))
+		if (!topic_matches(
+		        f, strlen(f), s.m[i]->topic, s.m[i]->topic_len))
 			fail_msg("\"%s\" reported \"%s\"", f, s.m[i]->topic);
 	}
 	return s.n;
@@ -354,8 +355,9 @@ prop_check(struct retain_store *rs, char topics[][64], const bool *live)
 		rnd_path(f, sizeof(f), true);
 		want = 0;
 		for (int i = 0; i < PROP_TOPICS; i++) {
-			want += live[i] && topic_matches(f, strlen(f),
-			    topics[i], strlen(topics[i]));
+			want += live[i] &&
+			    topic_matches(
+			        f, strlen(f), topics[i], strlen(topics[i]));
 		}
 		if (count_matching(rs, f) != want)
 			fail_msg("\"%s\": want %zu", f, want);
@@ -390,8 +392,8 @@ test_property(void **state)
 	prop_check(rs, topics, live);
 	for (int i = 0; i < PROP_TOPICS; i++) {
 		if (live[i])
-			assert_true(retain_clear(rs, topics[i],
-			    strlen(topics[i])));
+			assert_true(
+			    retain_clear(rs, topics[i], strlen(topics[i])));
 	}
 	assert_int_equal(retain_count(rs), 0);
 	assert_int_equal(retain_node_count(rs), 0);
@@ -425,14 +427,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_get_replace),
-		cmocka_unit_test(test_empty_payload_clears),
-		cmocka_unit_test(test_clear_and_prune),
-		cmocka_unit_test(test_match_wildcards),
-		cmocka_unit_test(test_foreach_count),
-		cmocka_unit_test(test_wide),
-		cmocka_unit_test(test_property),
-		cmocka_unit_test(test_refcount_free),
+	    cmocka_unit_test(test_set_get_replace),
+	    cmocka_unit_test(test_empty_payload_clears),
+	    cmocka_unit_test(test_clear_and_prune),
+	    cmocka_unit_test(test_match_wildcards),
+	    cmocka_unit_test(test_foreach_count),
+	    cmocka_unit_test(test_wide),
+	    cmocka_unit_test(test_property),
+	    cmocka_unit_test(test_refcount_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

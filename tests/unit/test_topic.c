@@ -22,74 +22,73 @@ struct match_case {
 };
 
 static const struct match_case match_cases[] = {
-	/* MQTT 4.7.1.2: multi-level wildcard */
-	{ "sport/tennis/player1/#", "sport/tennis/player1", true },
-	{ "sport/tennis/player1/#", "sport/tennis/player1/ranking", true },
-	{ "sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon",
-	    true },
-	{ "sport/tennis/player1/#", "sport/tennis/player2", false },
-	{ "sport/tennis/player1/#", "sport/tennis", false },
-	{ "sport/#", "sport", true },
-	{ "sport/#", "sport/", true },
-	{ "sport/#", "sports", false },
-	{ "#", "sport", true },
-	{ "#", "a/b/c", true },
-	{ "#", "/", true },
-	{ "#", "/finance", true },
-	/* MQTT 4.7.1.3: single-level wildcard */
-	{ "sport/tennis/+", "sport/tennis/player1", true },
-	{ "sport/tennis/+", "sport/tennis/player2", true },
-	{ "sport/tennis/+", "sport/tennis/player1/ranking", false },
-	{ "sport/tennis/+", "sport/tennis", false },
-	{ "sport/tennis/+", "sport/tennis/", true },
-	{ "sport/+", "sport", false },
-	{ "sport/+", "sport/", true },
-	{ "+/+", "/finance", true },
-	{ "/+", "/finance", true },
-	{ "+", "/finance", false },
-	{ "+", "finance", true },
-	{ "+/tennis/#", "sport/tennis/player1", true },
-	{ "+/tennis/#", "sport/tennis", true },
-	{ "+/tennis/#", "sport/golf", false },
-	{ "sport/+/player1", "sport/tennis/player1", true },
-	{ "+/+/+", "a/b/c", true },
-	{ "+/+/+", "a/b", false },
-	{ "+/+", "a/b/c", false },
-	{ "a/+/#", "a/b", true },
-	{ "a/+/#", "a", false },
-	{ "a/+/#", "a/", true },
-	/* MQTT 4.7.2: '$' topics, MQTT-4.7.2-1 */
-	{ "#", "$SYS/x", false },
-	{ "#", "$SYS", false },
-	{ "+/monitor/Clients", "$SYS/monitor/Clients", false },
-	{ "+", "$SYS", false },
-	{ "+/#", "$SYS/x", false },
-	{ "$SYS/#", "$SYS/x", true },
-	{ "$SYS/#", "$SYS", true },
-	{ "$SYS/monitor/+", "$SYS/monitor/Clients", true },
-	{ "$SYS/+/Clients", "$SYS/monitor/Clients", true },
-	{ "a/+", "a/$b", true },
-	{ "a/#", "a/$b/c", true },
-	{ "$", "$", true },
-	/* literal and empty levels */
-	{ "a//b", "a//b", true },
-	{ "a/+/b", "a//b", true },
-	{ "a//b", "a/b", false },
-	{ "a/b", "a//b", false },
-	{ "/", "/", true },
-	{ "+/+", "/", true },
-	{ "+", "/", false },
-	{ "/#", "/", true },
-	{ "/#", "/a/b", true },
-	{ "a/b", "a/b", true },
-	{ "a/b", "a/b/", false },
-	{ "a/b/", "a/b", false },
-	{ "a/b", "a/bc", false },
-	{ "a/bc", "a/b", false },
-	{ "a", "A", false },
-	{ "a/#", "a", true },
-	{ "a/#", "ab", false },
-	{ "a/b/#", "a", false },
+    /* MQTT 4.7.1.2: multi-level wildcard */
+    {"sport/tennis/player1/#", "sport/tennis/player1", true},
+    {"sport/tennis/player1/#", "sport/tennis/player1/ranking", true},
+    {"sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true},
+    {"sport/tennis/player1/#", "sport/tennis/player2", false},
+    {"sport/tennis/player1/#", "sport/tennis", false},
+    {"sport/#", "sport", true},
+    {"sport/#", "sport/", true},
+    {"sport/#", "sports", false},
+    {"#", "sport", true},
+    {"#", "a/b/c", true},
+    {"#", "/", true},
+    {"#", "/finance", true},
+    /* MQTT 4.7.1.3: single-level wildcard */
+    {"sport/tennis/+", "sport/tennis/player1", true},
+    {"sport/tennis/+", "sport/tennis/player2", true},
+    {"sport/tennis/+", "sport/tennis/player1/ranking", false},
+    {"sport/tennis/+", "sport/tennis", false},
+    {"sport/tennis/+", "sport/tennis/", true},
+    {"sport/+", "sport", false},
+    {"sport/+", "sport/", true},
+    {"+/+", "/finance", true},
+    {"/+", "/finance", true},
+    {"+", "/finance", false},
+    {"+", "finance", true},
+    {"+/tennis/#", "sport/tennis/player1", true},
+    {"+/tennis/#", "sport/tennis", true},
+    {"+/tennis/#", "sport/golf", false},
+    {"sport/+/player1", "sport/tennis/player1", true},
+    {"+/+/+", "a/b/c", true},
+    {"+/+/+", "a/b", false},
+    {"+/+", "a/b/c", false},
+    {"a/+/#", "a/b", true},
+    {"a/+/#", "a", false},
+    {"a/+/#", "a/", true},
+    /* MQTT 4.7.2: '$' topics, MQTT-4.7.2-1 */
+    {"#", "$SYS/x", false},
+    {"#", "$SYS", false},
+    {"+/monitor/Clients", "$SYS/monitor/Clients", false},
+    {"+", "$SYS", false},
+    {"+/#", "$SYS/x", false},
+    {"$SYS/#", "$SYS/x", true},
+    {"$SYS/#", "$SYS", true},
+    {"$SYS/monitor/+", "$SYS/monitor/Clients", true},
+    {"$SYS/+/Clients", "$SYS/monitor/Clients", true},
+    {"a/+", "a/$b", true},
+    {"a/#", "a/$b/c", true},
+    {"$", "$", true},
+    /* literal and empty levels */
+    {"a//b", "a//b", true},
+    {"a/+/b", "a//b", true},
+    {"a//b", "a/b", false},
+    {"a/b", "a//b", false},
+    {"/", "/", true},
+    {"+/+", "/", true},
+    {"+", "/", false},
+    {"/#", "/", true},
+    {"/#", "/a/b", true},
+    {"a/b", "a/b", true},
+    {"a/b", "a/b/", false},
+    {"a/b/", "a/b", false},
+    {"a/b", "a/bc", false},
+    {"a/bc", "a/b", false},
+    {"a", "A", false},
+    {"a/#", "a", true},
+    {"a/#", "ab", false},
+    {"a/b/#", "a", false},
 };
 
 static void
@@ -98,8 +97,8 @@ test_match_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(match_cases); i++) {
 		const struct match_case *c = &match_cases[i];
-		bool got = topic_matches(c->filter, strlen(c->filter),
-		    c->topic, strlen(c->topic));
+		bool got = topic_matches(
+		    c->filter, strlen(c->filter), c->topic, strlen(c->topic));
 
 		if (got != c->match)
 			fail_msg("\"%s\" vs \"%s\": got %d", c->filter,
@@ -113,47 +112,47 @@ struct valid_case {
 };
 
 static const struct valid_case filter_cases[] = {
-	{ "sport/tennis/#", true },
-	{ "sport/tennis#", false },
-	{ "sport/tennis/#/ranking", false },
-	{ "#/a", false },
-	{ "a/#/", false },
-	{ "#", true },
-	{ "+", true },
-	{ "+/+", true },
-	{ "+/tennis/#", true },
-	{ "sport+", false },
-	{ "sport/+player", false },
-	{ "+a", false },
-	{ "a/++", false },
-	{ "a/##", false },
-	{ "a/+#", false },
-	{ "a/+/b", true },
-	{ "sport/+/player1", true },
-	{ "/+", true },
-	{ "/", true },
-	{ "//", true },
-	{ "a//b", true },
-	{ "$SYS/#", true },
-	{ "", false },
-	{ "a/#", true },
-	{ "/#", true },
+    {"sport/tennis/#", true},
+    {"sport/tennis#", false},
+    {"sport/tennis/#/ranking", false},
+    {"#/a", false},
+    {"a/#/", false},
+    {"#", true},
+    {"+", true},
+    {"+/+", true},
+    {"+/tennis/#", true},
+    {"sport+", false},
+    {"sport/+player", false},
+    {"+a", false},
+    {"a/++", false},
+    {"a/##", false},
+    {"a/+#", false},
+    {"a/+/b", true},
+    {"sport/+/player1", true},
+    {"/+", true},
+    {"/", true},
+    {"//", true},
+    {"a//b", true},
+    {"$SYS/#", true},
+    {"", false},
+    {"a/#", true},
+    {"/#", true},
 };
 
 static const struct valid_case name_cases[] = {
-	{ "sport/tennis", true },
-	{ "/finance", true },
-	{ "/", true },
-	{ "a//b", true },
-	{ "$SYS/broker", true },
-	{ "", false },
-	{ "sport/+", false },
-	{ "sport/#", false },
-	{ "a+b", false },
-	{ "a#b", false },
-	{ "+", false },
-	{ "#", false },
-	{ "a b/c", true },
+    {"sport/tennis", true},
+    {"/finance", true},
+    {"/", true},
+    {"a//b", true},
+    {"$SYS/broker", true},
+    {"", false},
+    {"sport/+", false},
+    {"sport/#", false},
+    {"a+b", false},
+    {"a#b", false},
+    {"+", false},
+    {"#", false},
+    {"a b/c", true},
 };
 
 static void
@@ -208,22 +207,22 @@ struct share_case {
 };
 
 static const struct share_case share_cases[] = {
-	{ "$share/g/a/b", true, false, "g", "a/b" },
-	{ "$share/group1/#", true, false, "group1", "#" },
-	{ "$share/g/+/x", true, false, "g", "+/x" },
-	{ "$share/g//", true, false, "g", "/" },
-	{ "$share//a", true, true, NULL, NULL },
-	{ "$share/g", true, true, NULL, NULL },
-	{ "$share/g/", true, true, NULL, NULL },
-	{ "$share/", true, true, NULL, NULL },
-	{ "$share/g+/a", true, true, NULL, NULL },
-	{ "$share/#/a", true, true, NULL, NULL },
-	{ "$share/+/a", true, true, NULL, NULL },
-	{ "$share", false, false, NULL, NULL },
-	{ "$sharex/g/a", false, false, NULL, NULL },
-	{ "$SHARE/g/a", false, false, NULL, NULL },
-	{ "a/b", false, false, NULL, NULL },
-	{ "$queue/jobs", false, false, NULL, NULL },
+    {"$share/g/a/b", true, false, "g", "a/b"},
+    {"$share/group1/#", true, false, "group1", "#"},
+    {"$share/g/+/x", true, false, "g", "+/x"},
+    {"$share/g//", true, false, "g", "/"},
+    {"$share//a", true, true, NULL, NULL},
+    {"$share/g", true, true, NULL, NULL},
+    {"$share/g/", true, true, NULL, NULL},
+    {"$share/", true, true, NULL, NULL},
+    {"$share/g+/a", true, true, NULL, NULL},
+    {"$share/#/a", true, true, NULL, NULL},
+    {"$share/+/a", true, true, NULL, NULL},
+    {"$share", false, false, NULL, NULL},
+    {"$sharex/g/a", false, false, NULL, NULL},
+    {"$SHARE/g/a", false, false, NULL, NULL},
+    {"a/b", false, false, NULL, NULL},
+    {"$queue/jobs", false, false, NULL, NULL},
 };
 
 static void
@@ -232,8 +231,8 @@ check_share(const struct share_case *c)
 	const char *g = NULL, *f = NULL;
 	size_t gl = 0, fl = 0;
 	bool bad = false;
-	bool shared = topic_share_split(c->s, strlen(c->s), &g, &gl, &f, &fl,
-	    &bad);
+	bool shared =
+	    topic_share_split(c->s, strlen(c->s), &g, &gl, &f, &fl, &bad);
 
 	if (shared != c->shared)
 		fail_msg("\"%s\": shared %d", c->s, shared);
@@ -323,17 +322,17 @@ static bool
 sub(struct topic_tree *t, const char *f, const char *g, uintptr_t id,
     uint8_t qos)
 {
-	struct sub_opts o = { .qos = qos };
+	struct sub_opts o = {.qos = qos};
 
-	return topic_tree_subscribe(t, f, strlen(f), g, g ? strlen(g) : 0,
-	    fake(id), &o);
+	return topic_tree_subscribe(
+	    t, f, strlen(f), g, g ? strlen(g) : 0, fake(id), &o);
 }
 
 static bool
 unsub(struct topic_tree *t, const char *f, const char *g, uintptr_t id)
 {
-	return topic_tree_unsubscribe(t, f, strlen(f), g, g ? strlen(g) : 0,
-	    fake(id));
+	return topic_tree_unsubscribe(
+	    t, f, strlen(f), g, g ? strlen(g) : 0, fake(id));
 }
 
 /* ---- tree tests ---- */
@@ -430,7 +429,7 @@ test_tree_unsubscribe(void **state)
 	assert_false(unsub(t, "a/b/c", NULL, 2)); /* not subscribed */
 	assert_false(unsub(t, "a/b/c/d", NULL, 1)); /* no such node */
 	assert_false(unsub(t, "a/+/#", NULL, 3)); /* it is in a group */
-	assert_false(unsub(t, "a/+/#", "h", 3));  /* not that group */
+	assert_false(unsub(t, "a/+/#", "h", 3)); /* not that group */
 	assert_false(unsub(t, "x", NULL, 3));
 	assert_int_equal(topic_tree_count(t), 3);
 
@@ -565,7 +564,7 @@ test_group_round_robin(void **state)
 {
 	struct topic_tree *t = topic_tree_new();
 	struct topic_group *g;
-	bool busy[4] = { false, false, false, false };
+	bool busy[4] = {false, false, false, false};
 
 	(void)state;
 	for (uintptr_t i = 0; i < 4; i++)
@@ -600,7 +599,7 @@ test_group_member_removal(void **state)
 	g = group_of(t, "q");
 	assert_int_equal(pick(g, NULL, NULL), 0);
 	assert_int_equal(pick(g, NULL, NULL), 1); /* cursor now at 2 */
-	assert_true(unsub(t, "q", "g", 0));	  /* before the cursor */
+	assert_true(unsub(t, "q", "g", 0)); /* before the cursor */
 	assert_int_equal(pick(g, NULL, NULL), 2);
 	assert_true(unsub(t, "q", "g", 3)); /* the next one */
 	assert_int_equal(pick(g, NULL, NULL), 4);
@@ -651,7 +650,7 @@ rng(void)
 static const char *
 rnd_level(char *buf, size_t n)
 {
-	static const char *const few[] = { "a", "b", "c", "", "$s", "ab" };
+	static const char *const few[] = {"a", "b", "c", "", "$s", "ab"};
 
 	if (rng() % 4 == 0) {
 		snprintf(buf, n, "w%u", rng() % 40);
@@ -689,8 +688,9 @@ rnd_filter(char *out, size_t n)
 	for (unsigned i = 0; i < depth; i++) {
 		unsigned r = rng() % 8;
 
-		l = r == 0 ? "+" : r == 1 && i + 1 == depth ? "#" :
-		    rnd_level(lv, sizeof(lv));
+		l = r == 0                     ? "+"
+		    : r == 1 && i + 1 == depth ? "#"
+		                               : rnd_level(lv, sizeof(lv));
 		strncat(out, l, n - strlen(out) - 1);
 		if (i + 1 < depth)
 			strncat(out, "/", n - strlen(out) - 1);
@@ -717,8 +717,9 @@ prop_check(struct topic_tree *t, char topics[][64])
 
 		match(t, tp, &s);
 		for (int i = 0; i < PROP_FILTERS; i++) {
-			want = prop_live[i] && topic_matches(prop_filters[i],
-			    strlen(prop_filters[i]), tp, strlen(tp));
+			want = prop_live[i] &&
+			    topic_matches(prop_filters[i],
+			        strlen(prop_filters[i]), tp, strlen(tp));
 			got = s.plain[i];
 			if (got != want || s.grouped[i] != want)
 				fail_msg("\"%s\" vs \"%s\": want %d got %d/%d",
@@ -740,8 +741,8 @@ test_tree_property(void **state)
 	(void)state;
 	for (int i = 0; i < PROP_FILTERS; i++) {
 		rnd_filter(prop_filters[i], sizeof(prop_filters[i]));
-		if (!topic_filter_is_valid(prop_filters[i],
-			strlen(prop_filters[i])))
+		if (!topic_filter_is_valid(
+		        prop_filters[i], strlen(prop_filters[i])))
 			fail_msg("generated \"%s\"", prop_filters[i]);
 		prop_live[i] = true;
 		sub(t, prop_filters[i], NULL, (uintptr_t)i, 0);
@@ -787,8 +788,9 @@ test_matches_self_consistent(void **state)
 		rnd_topic(tp, sizeof(tp));
 		/* a filter that is a valid name matches only itself */
 		if (topic_name_is_valid(f, strlen(f)))
-			assert_int_equal(topic_matches(f, strlen(f), tp,
-			    strlen(tp)), strcmp(f, tp) == 0);
+			assert_int_equal(
+			    topic_matches(f, strlen(f), tp, strlen(tp)),
+			    strcmp(f, tp) == 0);
 		assert_true(topic_matches(tp, strlen(tp), tp, strlen(tp)));
 	}
 }
@@ -812,24 +814,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match_table),
-		cmocka_unit_test(test_valid_tables),
-		cmocka_unit_test(test_valid_nul),
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_share_split),
-		cmocka_unit_test(test_tree_basic),
-		cmocka_unit_test(test_tree_replace),
-		cmocka_unit_test(test_tree_overlap),
-		cmocka_unit_test(test_tree_unsubscribe),
-		cmocka_unit_test(test_tree_prune_keeps_needed),
-		cmocka_unit_test(test_tree_wide),
-		cmocka_unit_test(test_tree_deep),
-		cmocka_unit_test(test_group_round_robin),
-		cmocka_unit_test(test_group_member_removal),
-		cmocka_unit_test(test_group_pick_opts),
-		cmocka_unit_test(test_tree_property),
-		cmocka_unit_test(test_matches_self_consistent),
-		cmocka_unit_test(test_tree_free_populated),
+	    cmocka_unit_test(test_match_table),
+	    cmocka_unit_test(test_valid_tables),
+	    cmocka_unit_test(test_valid_nul),
+	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_share_split),
+	    cmocka_unit_test(test_tree_basic),
+	    cmocka_unit_test(test_tree_replace),
+	    cmocka_unit_test(test_tree_overlap),
+	    cmocka_unit_test(test_tree_unsubscribe),
+	    cmocka_unit_test(test_tree_prune_keeps_needed),
+	    cmocka_unit_test(test_tree_wide),
+	    cmocka_unit_test(test_tree_deep),
+	    cmocka_unit_test(test_group_round_robin),
+	    cmocka_unit_test(test_group_member_removal),
+	    cmocka_unit_test(test_group_pick_opts),
+	    cmocka_unit_test(test_tree_property),
+	    cmocka_unit_test(test_matches_self_consistent),
+	    cmocka_unit_test(test_tree_free_populated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
