@@ -1,0 +1,617 @@
+/* conn.c - see conn.h. */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/broker.h"
+#include "core/proto.h"
+#include "net/addr.h"
+#include "net/clock.h"
+#include "net/listener.h"
+#include "net/log.h"
+#include "net/server.h"
+
+#define CONN_MAGIC 0x636f6e6eU
+/* Reads per readable event: bounds one busy peer's share of a turn. */
+#define CONN_READS_PER_TURN 4
+/* writev calls per flush; evbuffer_write sends up to 128 chains each. */
+#define CONN_WRITES_PER_FLUSH 8
+/* An input remainder below this is kept in an allocation of its size. */
+#define CONN_IN_MIN 256
+
+enum conn_state {
+	CONN_OPEN,	/* reading and writing */
+	CONN_CLOSING,	/* not reading; flushing output, then reaped */
+	CONN_DEAD,	/* socket finished with; waiting on the reap list */
+};
+
+struct conn {
+	uint32_t magic;
+	unsigned state : 2;
+	unsigned paused : 1;	/* adapter asked us to stop reading */
+	unsigned hiwat : 1;	/* output passed CONN_HIWAT: drained owed */
+	unsigned wblocked : 1;	/* socket full: wev pending */
+	int fd;
+	uint32_t in_len, in_cap;
+	uint32_t need;		/* adapter's hint for the remainder */
+	struct server *srv;
+	struct listener *l;
+	void *p;		/* adapter state */
+	const char *reason;	/* why it closed; first one wins */
+	uint64_t id;
+	uint64_t linger_until;	/* CLOSING: give up flushing at this ms */
+	struct list link;	/* srv->conns */
+	struct list dirty;	/* srv->dirty */
+	struct list defer;	/* srv->resume or srv->reap */
+	uint8_t *in;		/* remainder, NULL when empty */
+	struct evbuffer *out;	/* NULL when empty */
+	struct event rev;
+	struct event wev;
+	char peer[];		/* "ADDR:PORT" */
+};
+
+static const struct {
+	int err;
+	const char *reason;
+} conn_errors[] = {
+	{ ECONNRESET, "connection reset by peer" },
+	{ EPIPE, "socket error: broken pipe" },
+	{ ETIMEDOUT, "socket error: connection timed out" },
+	{ EHOSTUNREACH, "socket error: no route to host" },
+	{ ENETUNREACH, "socket error: network is unreachable" },
+	{ ENOBUFS, "socket error: no buffer space available" },
+};
+
+static const struct proto_out conn_out;
+
+/* A static reason for a socket errno (adapters keep the pointer). */
+static const char *
+conn_errno_reason(int err)
+{
+	for (size_t i = 0; i < ARRAY_LEN(conn_errors); i++)
+		if (conn_errors[i].err == err)
+			return conn_errors[i].reason;
+	return "socket error";
+}
+
+static struct conn *
+conn_from_io(void *io)
+{
+	struct conn *c = io;
+
+	ASSERT(c->magic == CONN_MAGIC);
+	return c;
+}
+
+static void
+conn_log(const struct conn *c, enum log_level level, const char *msg,
+    const char *detail)
+{
+	if (detail != NULL)
+		log_conn(level, c->id, c->l->ops->name, c->peer, "%s: %s",
+		    msg, detail);
+	else
+		log_conn(level, c->id, c->l->ops->name, c->peer, "%s", msg);
+}
+
+static bool
+conn_is_reading(const struct conn *c)
+{
+	return c->state == CONN_OPEN && !c->paused;
+}
+
+static size_t
+conn_pending(const struct conn *c)
+{
+	return c->out != NULL ? evbuffer_get_length(c->out) : 0;
+}
+
+/* Move every element of src onto dst (empty), leaving src empty. */
+static void
+conn_list_take(struct list *dst, struct list *src)
+{
+	list_init(dst);
+	if (list_is_empty(src))
+		return;
+	dst->next = src->next;
+	dst->prev = src->prev;
+	dst->next->prev = dst;
+	dst->prev->next = dst;
+	list_init(src);
+}
+
+/* ---- the close path ---- */
+
+/* Queue c for proto->close and free, after the current callbacks. */
+static void
+conn_reap_later(struct conn *c)
+{
+	c->state = CONN_DEAD;
+	list_del(&c->dirty);
+	list_del(&c->defer);
+	list_add_tail(&c->srv->reap, &c->defer);
+	server_kick(c->srv);
+}
+
+static void
+conn_in_free(struct conn *c)
+{
+	free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
+}
+
+static void
+conn_out_free(struct conn *c)
+{
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	c->out = NULL;
+}
+
+/* The socket is finished (peer gone, error, or flush timed out). */
+static void
+conn_abort(struct conn *c, const char *reason)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->state == CONN_OPEN)
+		c->reason = reason;
+	event_del(&c->rev);
+	event_del(&c->wev);
+	c->wblocked = 0;
+	conn_out_free(c);
+	conn_in_free(c);
+	conn_reap_later(c);
+}
+
+/* Wait for the socket to take more; a closing one waits until its linger. */
+static void
+conn_wait_writable(struct conn *c)
+{
+	struct timeval tv;
+	uint64_t now, left;
+
+	c->wblocked = 1;
+	if (c->state != CONN_CLOSING) {
+		event_add(&c->wev, NULL);
+		return;
+	}
+	now = clock_now_ms();
+	left = c->linger_until > now ? c->linger_until - now : 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	event_add(&c->wev, &tv);
+}
+
+static void
+conn_mark_dirty(struct conn *c)
+{
+	if (conn_pending(c) > CONN_HIWAT)
+		c->hiwat = 1;
+	if (!c->wblocked && !list_is_linked(&c->dirty))
+		list_add_tail(&c->srv->dirty, &c->dirty);
+}
+
+void
+conn_close(struct conn *c, const char *reason)
+{
+	ASSERT(c->magic == CONN_MAGIC);
+	if (c->state != CONN_OPEN)
+		return;
+	c->state = CONN_CLOSING;
+	c->reason = reason;
+	event_del(&c->rev);
+	list_del(&c->defer);
+	/* c->in stays: the adapter may be parsing it right now. */
+	if (conn_pending(c) == 0) {
+		conn_reap_later(c);
+		return;
+	}
+	c->linger_until = clock_now_ms() + CONN_LINGER_MS;
+	if (c->wblocked)
+		conn_wait_writable(c);
+	else
+		conn_mark_dirty(c);
+}
+
+void
+conn_close_all(struct server *srv, const char *reason)
+{
+	LIST_FOREACH(it, &srv->conns)
+		conn_close(CONTAINER_OF(it, struct conn, link), reason);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	event_del(&c->rev);
+	event_del(&c->wev);
+	close(c->fd);
+	conn_out_free(c);
+	conn_in_free(c);
+	c->magic = 0;
+	free(c);
+}
+
+/* Last stop: the adapter's close, exactly once, then free. */
+static void
+conn_reap(struct conn *c)
+{
+	struct broker *b = c->srv->broker;
+
+	list_del(&c->defer);
+	list_del(&c->link);
+	conn_log(c, LOG_LEVEL_INFO, "closed", c->reason);
+	c->l->ops->close(c->p, c->reason, clock_now_ms());
+	c->l->nconns--;
+	b->stats.connections_current--;
+	conn_free(c);
+}
+
+/* ---- input ---- */
+
+/*
+ * Offer data to the adapter until it stops consuming, pauses or closes.
+ * Returns the bytes consumed; leaves the need hint for the rest in c.
+ */
+static size_t
+conn_consume(struct conn *c, const uint8_t *data, size_t len)
+{
+	uint64_t now = clock_now_ms();
+	size_t off = 0, n, need = 0;
+
+	while (off < len && conn_is_reading(c)) {
+		n = c->l->ops->input(c->p, data + off, len - off, &need, now);
+		ASSERT(n <= len - off);
+		if (n == 0)
+			break;
+		off += n;
+	}
+	c->need = off < len ? (uint32_t)MIN(need, UINT32_MAX) : 0;
+	return off;
+}
+
+/*
+ * Append to the remainder. Growth is geometric (so a large frame that
+ * trickles in costs O(n) copies), pre-sized to the frame when the need
+ * hint is within one scratch read of what is held; never pre-sized
+ * further, so a peer announcing a huge frame gets no memory for free.
+ */
+static void
+conn_in_append(struct conn *c, const uint8_t *data, size_t len)
+{
+	size_t want = (size_t)c->in_len + len, cap;
+
+	ASSERT(want < UINT32_MAX);
+	if (want > c->in_cap) {
+		cap = MAX(want, (size_t)c->in_cap * 2);
+		cap = MAX(cap, MIN((size_t)c->need, want + SERVER_SCRATCH));
+		cap = MAX(cap, CONN_IN_MIN);
+		c->in = xrealloc(c->in, cap);
+		c->in_cap = (uint32_t)cap;
+	}
+	memcpy(c->in + c->in_len, data, len);
+	c->in_len = (uint32_t)want;
+}
+
+/* Drop used bytes from the front; an emptied remainder is freed. */
+static void
+conn_in_shift(struct conn *c, size_t used)
+{
+	if (c->in == NULL)
+		return;
+	if (used >= c->in_len) {
+		conn_in_free(c);
+		return;
+	}
+	c->in_len -= (uint32_t)used;
+	memmove(c->in, c->in + used, c->in_len);
+	if (c->in_cap > 4 * CONN_IN_MIN && c->in_len < c->in_cap / 4) {
+		c->in_cap = MAX(c->in_len, CONN_IN_MIN);
+		c->in = xrealloc(c->in, c->in_cap);
+	}
+}
+
+/* Offer the remainder, once it has reached the adapter's need. */
+static void
+conn_consume_buffered(struct conn *c)
+{
+	if (c->in_len == 0 || c->in_len < c->need || !conn_is_reading(c))
+		return;
+	conn_in_shift(c, conn_consume(c, c->in, c->in_len));
+}
+
+static void
+conn_feed(struct conn *c, const uint8_t *data, size_t len)
+{
+	size_t used;
+
+	if (c->in_len > 0) {
+		conn_in_append(c, data, len);
+		conn_consume_buffered(c);
+		return;
+	}
+	used = conn_consume(c, data, len);
+	if (used < len && c->state == CONN_OPEN)
+		conn_in_append(c, data + used, len - used);
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what UNUSED, void *arg)
+{
+	struct conn *c = arg;
+	uint8_t *buf = c->srv->scratch;
+	ssize_t n;
+
+	for (int i = 0; i < CONN_READS_PER_TURN && conn_is_reading(c); i++) {
+		n = read(fd, buf, SERVER_SCRATCH);
+		if (n > 0) {
+			conn_feed(c, buf, (size_t)n);
+			if (n < SERVER_SCRATCH)
+				return; /* drained; a level-triggered retry is free */
+			continue;
+		}
+		if (n == 0)
+			conn_abort(c, "connection reset by peer");
+		else if (errno == EINTR)
+			continue;
+		else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			conn_abort(c, conn_errno_reason(errno));
+		return;
+	}
+}
+
+/* ---- output ---- */
+
+/* After a flush: free an empty buffer, wait for the socket, owe drained. */
+static void
+conn_after_flush(struct conn *c)
+{
+	size_t left = conn_pending(c);
+
+	if (left > 0) {
+		conn_wait_writable(c);
+	} else {
+		conn_out_free(c);
+		if (c->state == CONN_CLOSING)
+			conn_reap_later(c);
+	}
+	if (c->hiwat && left < CONN_LOWAT && c->state == CONN_OPEN) {
+		c->hiwat = 0;
+		c->l->ops->drained(c->p, clock_now_ms());
+	}
+}
+
+static void
+conn_flush(struct conn *c)
+{
+	int n;
+
+	c->wblocked = 0;
+	for (int i = 0; i < CONN_WRITES_PER_FLUSH && conn_pending(c); i++) {
+		n = evbuffer_write(c->out, c->fd);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			conn_abort(c, conn_errno_reason(errno));
+			return;
+		}
+		break;
+	}
+	conn_after_flush(c);
+}
+
+void
+conn_flush_dirty(struct server *srv)
+{
+	struct list batch;
+	struct conn *c;
+
+	/* Writes made by drained() go to the next batch, not this one. */
+	conn_list_take(&batch, &srv->dirty);
+	while ((c = LIST_FIRST(&batch, struct conn, dirty)) != NULL) {
+		list_del(&c->dirty);
+		if (c->state != CONN_DEAD)
+			conn_flush(c);
+	}
+	if (!list_is_empty(&srv->dirty))
+		server_kick(srv);
+}
+
+static void
+conn_write_cb(evutil_socket_t fd UNUSED, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	c->wblocked = 0;
+	if (what & EV_TIMEOUT) {
+		conn_log(c, LOG_LEVEL_DEBUG, "gave up flushing output", NULL);
+		conn_abort(c, NULL);
+		return;
+	}
+	conn_flush(c);
+}
+
+static struct evbuffer *
+conn_out_buf(struct conn *c)
+{
+	if (c->out == NULL) {
+		c->out = evbuffer_new();
+		ASSERT(c->out != NULL);
+	}
+	return c->out;
+}
+
+static void
+conn_out_write(void *io, const void *buf, size_t len)
+{
+	struct conn *c = conn_from_io(io);
+	int rc;
+
+	if (c->state == CONN_DEAD || len == 0)
+		return;
+	rc = evbuffer_add(conn_out_buf(c), buf, len);
+	ASSERT(rc == 0);
+	conn_mark_dirty(c);
+}
+
+static void
+conn_msg_release(const void *data UNUSED, size_t len UNUSED, void *arg)
+{
+	msg_unref(arg);
+}
+
+static void
+conn_out_write_msg(void *io, const void *hdr, size_t hlen, struct msg *m)
+{
+	struct conn *c = conn_from_io(io);
+	struct evbuffer *out;
+	int rc = 0;
+
+	if (c->state == CONN_DEAD)
+		return;
+	out = conn_out_buf(c);
+	if (hlen > 0)
+		rc = evbuffer_add(out, hdr, hlen);
+	ASSERT(rc == 0);
+	if (m->payload_len > 0) {
+		rc = evbuffer_add_reference(out, m->payload, m->payload_len,
+		    conn_msg_release, msg_ref(m));
+		ASSERT(rc == 0);
+	}
+	conn_mark_dirty(c);
+}
+
+static size_t
+conn_out_pending(void *io)
+{
+	return conn_pending(conn_from_io(io));
+}
+
+/*
+ * Resuming never feeds input inside the call (the caller may be deep in
+ * another connection's callback): buffered input waits for the kick.
+ */
+static void
+conn_out_pause(void *io, bool paused)
+{
+	struct conn *c = conn_from_io(io);
+
+	if (c->state != CONN_OPEN || c->paused == paused)
+		return;
+	c->paused = paused;
+	list_del(&c->defer);
+	if (paused) {
+		event_del(&c->rev);
+		return;
+	}
+	event_add(&c->rev, NULL);
+	if (c->in_len > 0) {
+		list_add_tail(&c->srv->resume, &c->defer);
+		server_kick(c->srv);
+	}
+}
+
+static void
+conn_out_close(void *io, const char *reason)
+{
+	conn_close(conn_from_io(io), reason);
+}
+
+static const struct proto_out conn_out = {
+	.write = conn_out_write,
+	.write_msg = conn_out_write_msg,
+	.pending = conn_out_pending,
+	.pause = conn_out_pause,
+	.close = conn_out_close,
+};
+
+/* ---- loop hooks ---- */
+
+void
+conn_run_deferred(struct server *srv)
+{
+	struct list batch;
+	struct conn *c;
+
+	conn_list_take(&batch, &srv->resume);
+	while ((c = LIST_FIRST(&batch, struct conn, defer)) != NULL) {
+		list_del(&c->defer);
+		conn_consume_buffered(c);
+	}
+	/* A close may close others (takeover): loop until none is left. */
+	while ((c = LIST_FIRST(&srv->reap, struct conn, defer)) != NULL)
+		conn_reap(c);
+}
+
+void
+conn_tick_all(struct server *srv, uint64_t now_ms)
+{
+	struct conn *c;
+
+	/* Safe: nothing frees a connection outside conn_run_deferred. */
+	LIST_FOREACH(it, &srv->conns) {
+		c = CONTAINER_OF(it, struct conn, link);
+		if (c->state == CONN_OPEN)
+			c->l->ops->tick(c->p, now_ms);
+	}
+}
+
+/* ---- accept ---- */
+
+static struct conn *
+conn_new(struct listener *l, int fd, const char *peer)
+{
+	struct server *srv = l->srv;
+	size_t plen = strlen(peer) + 1;
+	struct conn *c = xcalloc(1, sizeof(*c) + plen);
+
+	c->magic = CONN_MAGIC;
+	c->state = CONN_OPEN;
+	c->fd = fd;
+	c->srv = srv;
+	c->l = l;
+	c->id = ++srv->next_id;
+	memcpy(c->peer, peer, plen);
+	list_init(&c->dirty);
+	list_init(&c->defer);
+	list_add_tail(&srv->conns, &c->link);
+	event_assign(&c->rev, srv->base, fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c);
+	event_assign(&c->wev, srv->base, fd, EV_WRITE, conn_write_cb, c);
+	return c;
+}
+
+void
+conn_accept(struct listener *l, int fd, const struct sockaddr *sa)
+{
+	struct broker *b = l->srv->broker;
+	char peer[ADDR_TEXT_MAX];
+	struct conn *c;
+	int one = 1;
+
+	/* Small frames (acks, pings) must not wait for Nagle. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+	c = conn_new(l, fd, addr_format(sa, peer, sizeof(peer)));
+	l->nconns++;
+	b->stats.connections_total++;
+	b->stats.connections_current++;
+	conn_log(c, LOG_LEVEL_DEBUG, "accepted", NULL);
+	/* Read events first: open() may already pause or close. */
+	event_add(&c->rev, NULL);
+	c->p = l->ops->open(b, &conn_out, c, c->peer, clock_now_ms());
+	ASSERT(c->p != NULL);
+}
