@@ -214,6 +214,7 @@ class Raw:
         self.sock.settimeout(WAIT)
         self.sock.connect((b.host, b.port))
         self.buf = b""
+        self.pending = []   # packets set aside by wait_for()
         self.closed = False
         _track(self)
 
@@ -261,6 +262,8 @@ class Raw:
 
     def recv(self, timeout=WAIT):
         """Next packet; raises Closed on EOF, socket.timeout on timeout."""
+        if self.pending:
+            return self.pending.pop(0)
         deadline = time.monotonic() + timeout
         while True:
             p = self._take()
@@ -275,6 +278,19 @@ class Raw:
         p = self.recv(timeout)
         assert p.type == ptype, "expected %s, got %r" % (NAMES[ptype], p)
         return p
+
+    def wait_for(self, ptype, pid=None, timeout=WAIT):
+        """Next packet of ptype (and pid), setting others aside for recv()
+        in their order: acks and deliveries may interleave."""
+        seen = []
+        try:
+            while True:
+                p = self.recv(timeout)
+                if p.type == ptype and (pid is None or p.pid == pid):
+                    return p
+                seen.append(p)
+        finally:
+            self.pending = seen + self.pending
 
     def recv_or_none(self, timeout=SHORT):
         try:
@@ -306,11 +322,7 @@ class Raw:
     def assert_open(self):
         """A PINGREQ round trip proves the connection still serves."""
         self.send(PINGREQ_PKT)
-        while True:
-            p = self.recv()
-            if p.type == PINGRESP:
-                return
-            self._stash = getattr(self, "_stash", []) + [p]
+        self.wait_for(PINGRESP)
 
     # -- MQTT
     def connect(self, client_id="", **kw):
@@ -331,14 +343,11 @@ class Raw:
         self.send(publish_pkt(topic, payload, qos, retain, dup,
                               pid if qos else None))
         if qos == 1:
-            p = self.expect(PUBACK)
-            assert p.pid == pid
+            self.wait_for(PUBACK, pid)
         elif qos == 2:
-            p = self.expect(PUBREC)
-            assert p.pid == pid
+            self.wait_for(PUBREC, pid)
             self.send(pubrel_pkt(pid))
-            p = self.expect(PUBCOMP)
-            assert p.pid == pid
+            self.wait_for(PUBCOMP, pid)
 
     def ack(self, p):
         """Complete the subscriber side of a delivery p."""
@@ -346,8 +355,8 @@ class Raw:
             self.send(puback_pkt(p.pid))
         elif p.qos == 2:
             self.send(pubrec_pkt(p.pid))
-            r = self.expect(PUBREL)
-            assert r.pid == p.pid and r.flags == 2, r
+            r = self.wait_for(PUBREL, p.pid)
+            assert r.flags == 2, r
             self.send(pubcomp_pkt(p.pid))
 
     def get(self, timeout=WAIT, ack=True):
@@ -392,7 +401,8 @@ class Paho:
         self.mqtt = mqtt
         self.b = b
         self.c = mqtt.Client(client_id=client_id, clean_session=clean,
-                             protocol=mqtt.MQTTv31 if v31 else mqtt.MQTTv311)
+                             protocol=mqtt.MQTTv31 if v31 else mqtt.MQTTv311,
+                             reconnect_on_failure=False)
         if will:
             self.c.will_set(*will)
         if username is not None:
