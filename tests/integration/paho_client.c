@@ -1,0 +1,1422 @@
+/*
+ * paho_client: MQTT 3.1 / 3.1.1 integration cases driven by paho.mqtt.c's
+ * MQTTAsync API, a client that shares no code with the broker under test.
+ *
+ *   paho_client --list            print the case names, one per line
+ *   paho_client CASE HOST PORT    run one case: exit 0 on success, exit 1
+ *                                 with "CASE: message" on stderr on failure
+ *
+ * MQTTAsync calls back from its own threads. Every callback records what
+ * happened in its struct client under one global mutex and broadcasts one
+ * condition variable; the case thread waits for a condition with a
+ * deadline (WAIT_UNTIL). There are no sleeps. The absence of a message is
+ * proved with a marker: a message published after the moment that matters
+ * must arrive, and nothing unwanted may have arrived before it (nor at all).
+ *
+ * Topics and client ids carry the pid, so cases may run one after another
+ * against one long-lived broker (as when validating against Mosquitto).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <MQTTAsync.h>
+
+#define WAIT_S		10	/* deadline of one wait */
+#define SEND_WINDOW	100	/* publishes in flight before the next waits */
+#define MAX_GRANTED	8
+
+struct rx {
+	char	*topic;
+	char	*payload;	/* NUL-terminated copy */
+	size_t	 len;
+	int	 qos;
+	int	 retained;
+	int	 dup;
+};
+
+struct client {
+	MQTTAsync	 h;
+	char		 id[128];
+	int		 conn;		/* 0 pending, 1 up, -1 refused */
+	int		 conn_code;	/* CONNACK code or paho error on -1 */
+	int		 session_present;
+	int		 version;
+	int		 lost;		/* connectionLost calls */
+	int		 disc;		/* 0 pending, 1 done, -1 failed */
+	int		 subs_ok, subs_fail, sub_count;
+	int		 granted[MAX_GRANTED];
+	int		 unsubs_ok, unsubs_fail;
+	int		 sent, sent_ok, sent_fail;
+	struct rx	*rx;
+	size_t		 nrx, caprx;
+};
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv;
+static const char *g_case = "paho_client";
+static char g_uri[256];
+static const char *g_host, *g_port;
+static char g_pfx[64];		/* "paho/<pid>": topic prefix of this run */
+static int g_nclients;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+
+static void
+fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", g_case);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	/* Paho's threads may hold locks; leave without running exit hooks. */
+	_exit(1);
+}
+
+static void timed_out(const char *fmt, ...) __attribute__((format(printf, 1,
+    2), noreturn));
+
+static void
+timed_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: timed out after %d s waiting for ", g_case,
+	    WAIT_S);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	_exit(1);
+}
+
+static void
+deadline(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += WAIT_S;
+}
+
+/*
+ * Wait until cond (an expression over client state, evaluated under g_mu)
+ * holds, or fail after WAIT_S seconds naming what was awaited.
+ */
+#define WAIT_UNTIL(cond, ...) do {					\
+	struct timespec dl_;						\
+	bool ok_ = true;						\
+	deadline(&dl_);							\
+	pthread_mutex_lock(&g_mu);					\
+	while (!(cond) && ok_)						\
+		if (pthread_cond_timedwait(&g_cv, &g_mu, &dl_) ==	\
+		    ETIMEDOUT)						\
+			ok_ = (cond);					\
+	pthread_mutex_unlock(&g_mu);					\
+	if (!ok_)							\
+		timed_out(__VA_ARGS__);					\
+} while (0)
+
+static void
+signal_all(void)
+{
+	pthread_cond_broadcast(&g_cv);
+	pthread_mutex_unlock(&g_mu);
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		fail("out of memory");
+	return p;
+}
+
+static char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* "<prefix>/<suffix>" into buf. */
+static char *
+topic(char *buf, size_t len, const char *suffix)
+{
+	snprintf(buf, len, "%s/%s", g_pfx, suffix);
+	return buf;
+}
+
+/* --- callbacks: record under g_mu, broadcast, never block --- */
+
+static void
+on_lost(void *ctx, char *cause)
+{
+	struct client *c = ctx;
+
+	(void)cause;
+	pthread_mutex_lock(&g_mu);
+	c->lost++;
+	signal_all();
+}
+
+static void
+rx_push(struct client *c, const char *t, size_t tlen, const MQTTAsync_message *m)
+{
+	struct rx *r;
+
+	if (c->nrx == c->caprx) {
+		c->caprx = c->caprx ? 2 * c->caprx : 64;
+		c->rx = realloc(c->rx, c->caprx * sizeof(*c->rx));
+		if (c->rx == NULL)
+			fail("out of memory");
+	}
+	r = &c->rx[c->nrx++];
+	r->topic = xstrndup(t, tlen);
+	r->payload = xstrndup(m->payload, (size_t)m->payloadlen);
+	r->len = (size_t)m->payloadlen;
+	r->qos = m->qos;
+	r->retained = m->retained;
+	r->dup = m->dup;
+}
+
+static int
+on_arrived(void *ctx, char *t, int tlen, MQTTAsync_message *m)
+{
+	struct client *c = ctx;
+
+	pthread_mutex_lock(&g_mu);
+	rx_push(c, t, tlen > 0 ? (size_t)tlen : strlen(t), m);
+	signal_all();
+	MQTTAsync_freeMessage(&m);
+	MQTTAsync_free(t);
+	return 1;
+}
+
+static void
+on_conn_ok(void *ctx, MQTTAsync_successData *d)
+{
+	struct client *c = ctx;
+
+	pthread_mutex_lock(&g_mu);
+	c->conn = 1;
+	c->session_present = d->alt.connect.sessionPresent;
+	c->version = d->alt.connect.MQTTVersion;
+	signal_all();
+}
+
+static void
+on_conn_fail(void *ctx, MQTTAsync_failureData *d)
+{
+	struct client *c = ctx;
+
+	pthread_mutex_lock(&g_mu);
+	c->conn = -1;
+	c->conn_code = d ? d->code : -1;
+	signal_all();
+}
+
+static void
+on_sub_ok(void *ctx, MQTTAsync_successData *d)
+{
+	struct client *c = ctx;
+	int i;
+
+	pthread_mutex_lock(&g_mu);
+	if (c->sub_count == 1)
+		c->granted[0] = d->alt.qos;
+	for (i = 0; c->sub_count > 1 && i < c->sub_count; i++)
+		c->granted[i] = d->alt.qosList[i];
+	c->subs_ok++;
+	signal_all();
+}
+
+static void
+on_sub_fail(void *ctx, MQTTAsync_failureData *d)
+{
+	struct client *c = ctx;
+
+	pthread_mutex_lock(&g_mu);
+	c->granted[0] = d ? d->code : -1;
+	c->subs_fail++;
+	signal_all();
+}
+
+static void
+on_unsub_ok(void *ctx, MQTTAsync_successData *d)
+{
+	struct client *c = ctx;
+
+	(void)d;
+	pthread_mutex_lock(&g_mu);
+	c->unsubs_ok++;
+	signal_all();
+}
+
+static void
+on_unsub_fail(void *ctx, MQTTAsync_failureData *d)
+{
+	struct client *c = ctx;
+
+	(void)d;
+	pthread_mutex_lock(&g_mu);
+	c->unsubs_fail++;
+	signal_all();
+}
+
+static void
+on_sent_ok(void *ctx, MQTTAsync_successData *d)
+{
+	struct client *c = ctx;
+
+	(void)d;
+	pthread_mutex_lock(&g_mu);
+	c->sent_ok++;
+	signal_all();
+}
+
+static void
+on_sent_fail(void *ctx, MQTTAsync_failureData *d)
+{
+	struct client *c = ctx;
+
+	(void)d;
+	pthread_mutex_lock(&g_mu);
+	c->sent_fail++;
+	signal_all();
+}
+
+static void
+on_disc_ok(void *ctx, MQTTAsync_successData *d)
+{
+	struct client *c = ctx;
+
+	(void)d;
+	pthread_mutex_lock(&g_mu);
+	c->disc = 1;
+	signal_all();
+}
+
+static void
+on_disc_fail(void *ctx, MQTTAsync_failureData *d)
+{
+	struct client *c = ctx;
+
+	(void)d;
+	pthread_mutex_lock(&g_mu);
+	c->disc = -1;
+	signal_all();
+}
+
+/* --- client helpers: each call waits for its own completion --- */
+
+static struct client *
+client_new_id(const char *id)
+{
+	struct client *c = xmalloc(sizeof(*c));
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	rc = MQTTAsync_create(&c->h, g_uri, c->id,
+	    MQTTCLIENT_PERSISTENCE_NONE, NULL);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("MQTTAsync_create(%s): %s", id, MQTTAsync_strerror(rc));
+	rc = MQTTAsync_setCallbacks(c->h, c, on_lost, on_arrived, NULL);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("MQTTAsync_setCallbacks: %s", MQTTAsync_strerror(rc));
+	return c;
+}
+
+/* A client with a fresh id "p<pid>-<tag>-<n>" (short enough for 3.1). */
+static struct client *
+client_new(const char *tag)
+{
+	char id[64];
+
+	snprintf(id, sizeof(id), "p%d-%.8s-%d", (int)getpid(), tag,
+	    g_nclients++);
+	return client_new_id(id);
+}
+
+static void
+client_free(struct client *c)
+{
+	size_t i;
+
+	MQTTAsync_destroy(&c->h);
+	for (i = 0; i < c->nrx; i++) {
+		free(c->rx[i].topic);
+		free(c->rx[i].payload);
+	}
+	free(c->rx);
+	free(c);
+}
+
+/* Start a CONNECT; completion is c->conn != 0. */
+static void
+client_connect_start(struct client *c, int version, int clean, int keepalive,
+    MQTTAsync_willOptions *will)
+{
+	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+	int rc;
+
+	o.MQTTVersion = version;
+	o.cleansession = clean;
+	o.keepAliveInterval = keepalive;
+	o.will = will;
+	o.connectTimeout = WAIT_S;
+	o.onSuccess = on_conn_ok;
+	o.onFailure = on_conn_fail;
+	o.context = c;
+	pthread_mutex_lock(&g_mu);
+	c->conn = 0;
+	pthread_mutex_unlock(&g_mu);
+	rc = MQTTAsync_connect(c->h, &o);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("MQTTAsync_connect(%s): %s", c->id, MQTTAsync_strerror(rc));
+}
+
+/* Connect and wait; returns 1 when up, else -1 with c->conn_code set. */
+static int
+client_try_connect(struct client *c, int version, int clean, int keepalive,
+    MQTTAsync_willOptions *will)
+{
+	client_connect_start(c, version, clean, keepalive, will);
+	WAIT_UNTIL(c->conn != 0, "CONNACK for %s", c->id);
+	return c->conn;
+}
+
+/* Connect (3.1.1 unless told) or fail; returns the session present flag. */
+static int
+client_connect_v(struct client *c, int version, int clean)
+{
+	if (client_try_connect(c, version, clean, 60, NULL) != 1)
+		fail("connect %s refused: code %d", c->id, c->conn_code);
+	if (c->version != version)
+		fail("connect %s: MQTT version %d, asked %d", c->id,
+		    c->version, version);
+	return c->session_present;
+}
+
+static int
+client_connect(struct client *c, int clean)
+{
+	return client_connect_v(c, MQTTVERSION_3_1_1, clean);
+}
+
+/*
+ * Connect n clients at once (3.1.1, clean session). Paho's receive thread
+ * notices a new socket only when its poll (1 s timeout) returns, so
+ * connecting one client after another costs up to a second each.
+ */
+static void
+connect_all(struct client **v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		client_connect_start(v[i], MQTTVERSION_3_1_1, 1, 60, NULL);
+	for (i = 0; i < n; i++) {
+		WAIT_UNTIL(v[i]->conn != 0, "CONNACK for %s", v[i]->id);
+		if (v[i]->conn != 1)
+			fail("connect %s refused: code %d", v[i]->id,
+			    v[i]->conn_code);
+	}
+}
+
+static void
+client_disconnect(struct client *c)
+{
+	MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
+	int rc;
+
+	o.timeout = 0;
+	o.onSuccess = on_disc_ok;
+	o.onFailure = on_disc_fail;
+	o.context = c;
+	pthread_mutex_lock(&g_mu);
+	c->disc = 0;
+	pthread_mutex_unlock(&g_mu);
+	rc = MQTTAsync_disconnect(c->h, &o);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("MQTTAsync_disconnect(%s): %s", c->id,
+		    MQTTAsync_strerror(rc));
+	WAIT_UNTIL(c->disc != 0, "disconnect of %s", c->id);
+	if (c->disc != 1)
+		fail("disconnect of %s failed", c->id);
+}
+
+static void
+client_close(struct client *c)
+{
+	client_disconnect(c);
+	client_free(c);
+}
+
+/* SUBSCRIBE n filters; fills granted[] (returned), fails on SUBACK error. */
+static const int *
+client_subscribe_many(struct client *c, int n, char *const *filters,
+    const int *qos)
+{
+	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	int rc, want;
+
+	o.onSuccess = on_sub_ok;
+	o.onFailure = on_sub_fail;
+	o.context = c;
+	pthread_mutex_lock(&g_mu);
+	c->sub_count = n;
+	want = c->subs_ok + 1;
+	pthread_mutex_unlock(&g_mu);
+	if (n == 1)
+		rc = MQTTAsync_subscribe(c->h, filters[0], qos[0], &o);
+	else
+		rc = MQTTAsync_subscribeMany(c->h, n, filters, qos, &o);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("subscribe %s: %s", filters[0], MQTTAsync_strerror(rc));
+	WAIT_UNTIL(c->subs_ok >= want || c->subs_fail > 0, "SUBACK for %s",
+	    filters[0]);
+	if (c->subs_fail > 0)
+		fail("subscribe %s by %s failed: %d", filters[0], c->id,
+		    c->granted[0]);
+	return c->granted;
+}
+
+/* SUBSCRIBE one filter; the granted QoS must be the one asked for. */
+static void
+client_subscribe(struct client *c, const char *filter, int qos)
+{
+	char buf[256];
+	char *f[1] = { buf };
+	const int *g;
+
+	snprintf(buf, sizeof(buf), "%s", filter);
+	g = client_subscribe_many(c, 1, f, &qos);
+	if (g[0] != qos)
+		fail("subscribe %s at QoS %d: granted %d", filter, qos, g[0]);
+}
+
+static void
+client_unsubscribe(struct client *c, const char *filter)
+{
+	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	int rc, want;
+
+	o.onSuccess = on_unsub_ok;
+	o.onFailure = on_unsub_fail;
+	o.context = c;
+	pthread_mutex_lock(&g_mu);
+	want = c->unsubs_ok + 1;
+	pthread_mutex_unlock(&g_mu);
+	rc = MQTTAsync_unsubscribe(c->h, filter, &o);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("unsubscribe %s: %s", filter, MQTTAsync_strerror(rc));
+	WAIT_UNTIL(c->unsubs_ok >= want || c->unsubs_fail > 0, "UNSUBACK");
+	if (c->unsubs_fail > 0)
+		fail("unsubscribe %s failed", filter);
+}
+
+/*
+ * Queue one PUBLISH; at most SEND_WINDOW stay unconfirmed. Confirmation
+ * (onSuccess) is PUBACK / PUBCOMP, or the write for QoS 0.
+ */
+static void
+client_publish(struct client *c, const char *t, const void *payload,
+    size_t len, int qos, int retained)
+{
+	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	MQTTAsync_message m = MQTTAsync_message_initializer;
+	int rc;
+
+	WAIT_UNTIL(c->sent - c->sent_ok - c->sent_fail < SEND_WINDOW,
+	    "send window of %s (%d sent, %d confirmed)", c->id, c->sent,
+	    c->sent_ok);
+	o.onSuccess = on_sent_ok;
+	o.onFailure = on_sent_fail;
+	o.context = c;
+	m.payload = xmalloc(len);
+	memcpy(m.payload, payload, len);
+	m.payloadlen = (int)len;
+	m.qos = qos;
+	m.retained = retained;
+	pthread_mutex_lock(&g_mu);
+	c->sent++;
+	pthread_mutex_unlock(&g_mu);
+	rc = MQTTAsync_sendMessage(c->h, t, &m, &o);
+	free(m.payload);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("publish to %s: %s", t, MQTTAsync_strerror(rc));
+}
+
+static void
+client_publish_str(struct client *c, const char *t, const char *s, int qos,
+    int retained)
+{
+	client_publish(c, t, s, strlen(s), qos, retained);
+}
+
+/* Wait until every publish of c is confirmed; fail on any failure. */
+static void
+client_flush(struct client *c)
+{
+	WAIT_UNTIL(c->sent_ok + c->sent_fail >= c->sent,
+	    "confirmation of %d publishes by %s (%d confirmed)", c->sent,
+	    c->id, c->sent_ok);
+	if (c->sent_fail > 0)
+		fail("%d of %d publishes by %s failed", c->sent_fail, c->sent,
+		    c->id);
+}
+
+/* --- received messages --- */
+
+static size_t
+rx_count(struct client *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&g_mu);
+	n = c->nrx;
+	pthread_mutex_unlock(&g_mu);
+	return n;
+}
+
+/* A copy of message i (strings stay owned by c). */
+static struct rx
+rx_get(struct client *c, size_t i)
+{
+	struct rx r;
+
+	pthread_mutex_lock(&g_mu);
+	if (i >= c->nrx) {
+		pthread_mutex_unlock(&g_mu);
+		fail("%s: no message #%zu", c->id, i);
+	}
+	r = c->rx[i];
+	pthread_mutex_unlock(&g_mu);
+	return r;
+}
+
+static void
+rx_wait(struct client *c, size_t n)
+{
+	WAIT_UNTIL(c->nrx >= n, "%zu messages at %s (have %zu)", n, c->id,
+	    c->nrx);
+}
+
+/* Index of the first message on topic t, waiting for it; fails if none. */
+static size_t
+rx_wait_topic(struct client *c, const char *t)
+{
+	size_t i = 0;
+
+	for (;;) {
+		rx_wait(c, i + 1);
+		if (strcmp(rx_get(c, i).topic, t) == 0)
+			return i;
+		i++;
+	}
+}
+
+static void
+rx_expect(struct client *c, size_t i, const char *t, const char *payload,
+    int qos, int retained)
+{
+	struct rx r = rx_get(c, i);
+
+	if (strcmp(r.topic, t) != 0)
+		fail("%s msg #%zu: topic '%s', want '%s'", c->id, i, r.topic,
+		    t);
+	if (r.len != strlen(payload) || memcmp(r.payload, payload, r.len))
+		fail("%s msg #%zu on %s: payload '%.40s' (%zu bytes), want "
+		    "'%s'", c->id, i, t, r.payload, r.len, payload);
+	if (r.qos != qos)
+		fail("%s msg #%zu on %s: QoS %d, want %d", c->id, i, t, r.qos,
+		    qos);
+	if (r.retained != retained)
+		fail("%s msg #%zu on %s: retained %d, want %d", c->id, i, t,
+		    r.retained, retained);
+}
+
+/* Messages from..from+n-1 of c are "seq <k>" on t at qos, k = 0..n-1. */
+static void
+rx_expect_seq(struct client *c, size_t from, int n, const char *t, int qos)
+{
+	char want[32];
+	int k;
+
+	rx_wait(c, from + (size_t)n);
+	for (k = 0; k < n; k++) {
+		snprintf(want, sizeof(want), "seq %d", k);
+		rx_expect(c, from + (size_t)k, t, want, qos, 0);
+	}
+}
+
+static void
+publish_seq(struct client *c, const char *t, int n, int qos)
+{
+	char buf[32];
+	int k;
+
+	for (k = 0; k < n; k++) {
+		snprintf(buf, sizeof(buf), "seq %d", k);
+		client_publish_str(c, t, buf, qos, 0);
+	}
+}
+
+/*
+ * Marker proof of absence: c must have received exactly the messages
+ * listed in topics[] (count n), in that order, the last being the marker.
+ */
+static void
+rx_expect_only(struct client *c, const char *const *topics, size_t n)
+{
+	size_t i;
+
+	rx_wait_topic(c, topics[n - 1]);
+	if (rx_count(c) != n) {
+		for (i = 0; i < rx_count(c); i++)
+			fprintf(stderr, "  %s got #%zu on %s\n", c->id, i,
+			    rx_get(c, i).topic);
+		fail("%s: %zu messages, want %zu", c->id, rx_count(c), n);
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(rx_get(c, i).topic, topics[i]) != 0)
+			fail("%s msg #%zu: topic %s, want %s", c->id, i,
+			    rx_get(c, i).topic, topics[i]);
+}
+
+/* --- cases --- */
+
+/*
+ * Connect id with a new handle, disconnect, destroy; returns session
+ * present. With no handle left paho restarts its threads, whose first
+ * poll is short, so a sequence of these is fast (see connect_all).
+ */
+static int
+connect_once(const char *id, int clean)
+{
+	struct client *c = client_new_id(id);
+	int sp = client_connect(c, clean);
+
+	client_close(c);
+	return sp;
+}
+
+static void
+case_connect_v311(void)
+{
+	char id[64];
+
+	snprintf(id, sizeof(id), "p%d-v311", (int)getpid());
+	if (connect_once(id, 1) != 0)
+		fail("clean session: session present 1");
+	if (connect_once(id, 0) != 0)
+		fail("first persistent connect: session present 1");
+	if (connect_once(id, 0) != 1)
+		fail("persistent reconnect: session present 0");
+	/* MQTT-3.2.2-1: clean session -> session present 0 ... */
+	if (connect_once(id, 1) != 0)
+		fail("clean reconnect: session present 1 (MQTT-3.2.2-1)");
+	/* ... and MQTT-3.1.2-6: the old session is gone. */
+	if (connect_once(id, 0) != 0)
+		fail("persistent after clean: session present 1 "
+		    "(MQTT-3.1.2-6)");
+	connect_once(id, 1);
+}
+
+static void
+case_connect_v31(void)
+{
+	struct client *c = client_new("v31");
+	char t[128];
+
+	client_connect_v(c, MQTTVERSION_3_1, 1);
+	topic(t, sizeof(t), "v31");
+	client_subscribe(c, t, 1);
+	client_publish_str(c, t, "hello 3.1", 1, 0);
+	client_flush(c);
+	rx_wait(c, 1);
+	rx_expect(c, 0, t, "hello 3.1", 1, 0);
+	client_close(c);
+}
+
+/* README: client ids of any length are accepted, for 3.1 too. */
+static void
+case_connect_v31_long_id(void)
+{
+	char id[64];
+	struct client *c;
+
+	snprintf(id, sizeof(id), "p%d-a-3.1-client-id-longer-than-23", (int)getpid());
+	c = client_new_id(id);
+	client_connect_v(c, MQTTVERSION_3_1, 1);
+	client_close(c);
+}
+
+/* MQTT-3.1.3-6/-8: empty id ok with clean session, else CONNACK 0x02. */
+static void
+case_connect_empty_id(void)
+{
+	struct client *c;
+
+	connect_once("", 1);
+	c = client_new_id("");
+	if (client_try_connect(c, MQTTVERSION_3_1_1, 0, 60, NULL) == 1)
+		fail("empty id without clean session accepted");
+	if (c->conn_code != 2)
+		fail("empty id without clean session: code %d, want 2",
+		    c->conn_code);
+	client_free(c);
+}
+
+/* README: keep alive over max_keepalive (config 30) -> CONNACK 0x02. */
+static void
+case_keepalive_limit(void)
+{
+	struct client *c = client_new("ka");
+
+	if (client_try_connect(c, MQTTVERSION_3_1_1, 1, 60, NULL) == 1)
+		fail("keep alive 60 accepted with max_keepalive 30");
+	if (c->conn_code != 2)
+		fail("keep alive 60: code %d, want 2", c->conn_code);
+	client_free(c);
+	c = client_new("ka");
+	if (client_try_connect(c, MQTTVERSION_3_1_1, 1, 20, NULL) != 1)
+		fail("keep alive 20 refused: code %d", c->conn_code);
+	client_close(c);
+}
+
+/*
+ * Publisher at QoS q; subscribers at QoS 0, 1, 2 get min(q, sub). Then a
+ * stream of n numbered messages must arrive complete and in order.
+ */
+static void
+pubsub(int q, int n)
+{
+	struct client *pub = client_new("pub"), *sub[3], *bulk;
+	char t[128], tb[128], suffix[32], hello[32];
+	int s;
+
+	snprintf(suffix, sizeof(suffix), "pubsub/q%d", q);
+	topic(t, sizeof(t), suffix);
+	snprintf(suffix, sizeof(suffix), "pubsub/q%d/bulk", q);
+	topic(tb, sizeof(tb), suffix);
+	for (s = 0; s < 3; s++)
+		sub[s] = client_new("sub");
+	bulk = client_new("bulk");
+	{
+		struct client *v[] = { pub, sub[0], sub[1], sub[2], bulk };
+
+		connect_all(v, 5);
+	}
+	for (s = 0; s < 3; s++)
+		client_subscribe(sub[s], t, s);
+	client_subscribe(bulk, tb, q);
+	snprintf(hello, sizeof(hello), "hello at QoS %d", q);
+	client_publish_str(pub, t, hello, q, 0);
+	client_flush(pub);
+	for (s = 0; s < 3; s++) {
+		rx_wait(sub[s], 1);
+		rx_expect(sub[s], 0, t, hello, s < q ? s : q, 0);
+	}
+	publish_seq(pub, tb, n, q);
+	client_flush(pub);
+	rx_expect_seq(bulk, 0, n, tb, q);
+	for (s = 0; s < 3; s++)
+		client_close(sub[s]);
+	client_close(bulk);
+	client_close(pub);
+}
+
+static void
+case_pubsub_qos0(void)
+{
+	pubsub(0, 100);
+}
+
+static void
+case_pubsub_qos1(void)
+{
+	pubsub(1, 1000);
+}
+
+static void
+case_pubsub_qos2(void)
+{
+	pubsub(2, 200);
+}
+
+static void
+case_wildcards(void)
+{
+	struct client *pub = client_new("pub"), *plus = client_new("plus"),
+	    *hash = client_new("hash"), *all = client_new("all"),
+	    *first = client_new("first"), *dollar = client_new("dollar");
+	char bc[128], bxc[128], w[128], mark[128], f[128], pw[64], dw[64];
+	char df[64];
+
+	topic(bc, sizeof(bc), "w/b/c");
+	topic(bxc, sizeof(bxc), "w/b/x/c");
+	topic(w, sizeof(w), "w");
+	topic(mark, sizeof(mark), "mark");
+	snprintf(pw, sizeof(pw), "p%d/w", (int)getpid());
+	snprintf(dw, sizeof(dw), "$p%d/w", (int)getpid());
+	snprintf(df, sizeof(df), "$p%d/#", (int)getpid());
+	{
+		struct client *v[] = { pub, plus, hash, all, first, dollar };
+
+		connect_all(v, 6);
+	}
+	client_subscribe(plus, topic(f, sizeof(f), "w/+/c"), 1);
+	client_subscribe(plus, mark, 1);
+	client_subscribe(hash, topic(f, sizeof(f), "w/#"), 1);
+	client_subscribe(hash, mark, 1);
+	client_subscribe(all, "#", 1);
+	client_subscribe(first, "+/w", 1);
+	client_subscribe(first, mark, 1);
+	client_subscribe(dollar, df, 1);
+	client_subscribe(dollar, mark, 1);
+
+	client_publish_str(pub, bc, "1", 1, 0);
+	client_publish_str(pub, bxc, "2", 1, 0);
+	client_publish_str(pub, w, "3", 1, 0);
+	client_publish_str(pub, pw, "4", 1, 0);
+	client_publish_str(pub, dw, "5", 1, 0);
+	client_publish_str(pub, mark, "end", 1, 0);
+	client_flush(pub);
+	{
+		const char *e_plus[] = { bc, mark };
+		const char *e_hash[] = { bc, bxc, w, mark };
+		const char *e_all[] = { bc, bxc, w, pw, mark };
+		const char *e_first[] = { pw, mark };
+		const char *e_dollar[] = { dw, mark };
+
+		rx_expect_only(plus, e_plus, 2);
+		/* "#" also matches the parent level ("w/#" matches "w"). */
+		rx_expect_only(hash, e_hash, 4);
+		/* MQTT-4.7.2-1: "#" and "+/w" do not match "$p<pid>/w". */
+		rx_expect_only(all, e_all, 5);
+		rx_expect_only(first, e_first, 2);
+		rx_expect_only(dollar, e_dollar, 2);
+	}
+	client_close(pub);
+	client_close(plus);
+	client_close(hash);
+	client_close(all);
+	client_close(first);
+	client_close(dollar);
+}
+
+static void
+case_retained(void)
+{
+	struct client *pub = client_new("pub"), *live = client_new("live");
+	struct client *late = client_new("late"), *after = client_new("after");
+	struct client *v[] = { pub, live, late, after };
+	char t[128], ctl[128];
+
+	topic(t, sizeof(t), "ret");
+	topic(ctl, sizeof(ctl), "ret-ctl");
+	connect_all(v, 4);
+	client_subscribe(live, t, 1);
+	client_publish_str(pub, t, "r1", 1, 1);
+	client_publish_str(pub, t, "r2", 1, 1);
+	client_flush(pub);
+	/* MQTT-3.3.1-9: live delivery has retain 0. */
+	rx_wait(live, 2);
+	rx_expect(live, 0, t, "r1", 1, 0);
+	rx_expect(live, 1, t, "r2", 1, 0);
+
+	/* A new subscriber gets the last retained message only, retain 1. */
+	client_subscribe(late, t, 2);
+	client_subscribe(late, ctl, 1);
+	client_publish_str(late, ctl, "marker", 1, 0);
+	client_flush(late);
+	rx_wait_topic(late, ctl);
+	if (rx_count(late) != 2)
+		fail("late subscriber: %zu messages, want r2 + marker",
+		    rx_count(late));
+	rx_expect(late, 0, t, "r2", 1, 1);
+	rx_expect(late, 1, ctl, "marker", 1, 0);
+
+	/* An empty retained message clears it and reaches live subscribers. */
+	client_publish_str(pub, t, "", 1, 1);
+	client_flush(pub);
+	rx_wait(live, 3);
+	rx_expect(live, 2, t, "", 1, 0);
+	client_subscribe(after, t, 1);
+	client_subscribe(after, ctl, 1);
+	client_publish_str(after, ctl, "marker", 1, 0);
+	client_flush(after);
+	{
+		const char *e_after[] = { ctl };
+
+		rx_expect_only(after, e_after, 1);
+	}
+	client_close(after);
+	client_close(late);
+	client_close(live);
+	client_close(pub);
+}
+
+static void
+case_persistent_session(void)
+{
+	struct client *p = client_new("pers"), *pub = client_new("pub");
+	char t1[128], t2[128], id[128];
+
+	topic(t1, sizeof(t1), "pers/q1");
+	topic(t2, sizeof(t2), "pers/q2");
+	snprintf(id, sizeof(id), "%s", p->id);
+	client_connect_start(pub, MQTTVERSION_3_1_1, 1, 60, NULL);
+	client_connect(p, 0);
+	client_subscribe(p, t1, 1);
+	client_subscribe(p, t2, 2);
+	client_close(p);
+
+	WAIT_UNTIL(pub->conn != 0, "CONNACK for %s", pub->id);
+	if (pub->conn != 1)
+		fail("publisher refused: %d", pub->conn_code);
+	publish_seq(pub, t1, 50, 1);
+	publish_seq(pub, t2, 20, 2);
+	client_flush(pub);
+	client_close(pub);
+
+	p = client_new_id(id);
+	if (client_connect(p, 0) != 1)
+		fail("persistent reconnect: session present 0");
+	rx_wait(p, 70);
+	{
+		size_t i, n1 = 0, n2 = 0;
+		char want[32];
+
+		for (i = 0; i < 70; i++) {
+			struct rx r = rx_get(p, i);
+			bool q1 = strcmp(r.topic, t1) == 0;
+
+			snprintf(want, sizeof(want), "seq %zu", q1 ? n1 : n2);
+			rx_expect(p, i, q1 ? t1 : t2, want, q1 ? 1 : 2, 0);
+			*(q1 ? &n1 : &n2) += 1;
+		}
+	}
+	client_close(p);
+	connect_once(id, 1);	/* drop the session */
+}
+
+/*
+ * Hidden mode "--will-child HOST PORT TOPIC": connect with a will, report
+ * on stdout, then die without DISCONNECT so the broker sees a bare EOF.
+ */
+static int
+will_child(const char *t)
+{
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	struct client *c = client_new("child");
+
+	will.topicName = t;
+	will.message = "child died";
+	will.qos = 1;
+	if (client_try_connect(c, MQTTVERSION_3_1_1, 1, 60, &will) != 1)
+		fail("will child: connect refused: %d", c->conn_code);
+	printf("connected\n");
+	fflush(stdout);
+	_exit(0);
+}
+
+static void
+spawn_will_child(const char *host, const char *port, const char *t)
+{
+	int fds[2], st;
+	pid_t pid;
+	struct pollfd pfd;
+	char buf[64];
+	ssize_t n;
+
+	if (pipe(fds) != 0)
+		fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/proc/self/exe", "paho_client", "--will-child", host,
+		    port, t, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, WAIT_S * 1000) != 1)
+		fail("will child did not report");
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0 || n <= 0)
+		fail("will child failed (status %d)", st);
+}
+
+static void
+case_will(void)
+{
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	struct client *sub = client_new("sub"), *clean = client_new("clean");
+	struct client *pub;
+	char t[128], mark[128];
+
+	topic(t, sizeof(t), "will");
+	topic(mark, sizeof(mark), "will-mark");
+	will.topicName = t;
+	will.message = "must not appear";
+	will.qos = 1;
+	client_connect_start(clean, MQTTVERSION_3_1_1, 1, 60, &will);
+	client_connect(sub, 1);
+	client_subscribe(sub, t, 2);
+	client_subscribe(sub, mark, 1);
+
+	spawn_will_child(g_host, g_port, t);
+	rx_wait(sub, 1);
+	rx_expect(sub, 0, t, "child died", 1, 0);
+
+	/* MQTT-3.1.2-10: a DISCONNECT discards the will. */
+	WAIT_UNTIL(clean->conn != 0, "CONNACK for %s", clean->id);
+	if (clean->conn != 1)
+		fail("connect with will refused: %d", clean->conn_code);
+	client_close(clean);
+	/*
+	 * The marker comes from a connection opened after the close, so the
+	 * broker has long seen the DISCONNECT when it routes the marker.
+	 */
+	pub = client_new("pub");
+	client_connect(pub, 1);
+	client_publish_str(pub, mark, "marker", 1, 0);
+	client_flush(pub);
+	{
+		const char *e_sub[] = { t, mark };
+
+		rx_expect_only(sub, e_sub, 2);
+	}
+	client_close(pub);
+	client_close(sub);
+}
+
+static void
+case_takeover(void)
+{
+	struct client *a = client_new("take"), *b;
+	char t[128];
+
+	client_connect(a, 1);
+	b = client_new_id(a->id);
+	client_connect(b, 1);
+	/* MQTT-3.1.4-2: the existing connection is closed. */
+	WAIT_UNTIL(a->lost > 0, "connectionLost of the first %s", a->id);
+	topic(t, sizeof(t), "take");
+	client_subscribe(b, t, 1);
+	client_publish_str(b, t, "still here", 1, 0);
+	client_flush(b);
+	rx_wait(b, 1);
+	rx_expect(b, 0, t, "still here", 1, 0);
+	if (b->lost)
+		fail("second connection lost too");
+	client_free(a);
+	client_close(b);
+}
+
+static void
+case_unsubscribe(void)
+{
+	struct client *sub = client_new("sub"), *pub = client_new("pub");
+	char t[128], mark[128];
+
+	topic(t, sizeof(t), "unsub");
+	topic(mark, sizeof(mark), "unsub-mark");
+	{
+		struct client *v[] = { sub, pub };
+
+		connect_all(v, 2);
+	}
+	client_subscribe(sub, t, 1);
+	client_subscribe(sub, mark, 1);
+	client_publish_str(pub, t, "before", 1, 0);
+	client_flush(pub);
+	rx_wait(sub, 1);
+	rx_expect(sub, 0, t, "before", 1, 0);
+	client_unsubscribe(sub, t);
+	client_publish_str(pub, t, "after", 1, 0);
+	client_publish_str(pub, mark, "marker", 1, 0);
+	client_flush(pub);
+	{
+		const char *e_sub[] = { t, mark };
+
+		rx_expect_only(sub, e_sub, 2);
+	}
+	client_close(pub);
+	client_close(sub);
+}
+
+static void
+case_large_payload(void)
+{
+	struct client *sub = client_new("sub"), *pub = client_new("pub");
+	size_t i, n = 1024 * 1024;
+	unsigned char *p = xmalloc(n);
+	char t[128];
+	struct rx r;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)((i * 2654435761u) >> 13);
+	topic(t, sizeof(t), "large");
+	{
+		struct client *v[] = { sub, pub };
+
+		connect_all(v, 2);
+	}
+	client_subscribe(sub, t, 1);
+	client_publish(pub, t, p, n, 1, 0);
+	client_flush(pub);
+	rx_wait(sub, 1);
+	r = rx_get(sub, 0);
+	if (r.len != n || memcmp(r.payload, p, n) != 0 || r.qos != 1)
+		fail("1 MiB payload: got %zu bytes QoS %d, content %s", r.len,
+		    r.qos, r.len == n ? "differs" : "-");
+	free(p);
+	client_close(pub);
+	client_close(sub);
+}
+
+#define MANY 200
+
+static void
+case_many_clients(void)
+{
+	struct client *c[MANY], *pub = client_new("pub");
+	char t[128], s[32];
+	int i;
+
+	for (i = 0; i < MANY; i++)
+		c[i] = client_new("many");
+	client_connect_start(pub, MQTTVERSION_3_1_1, 1, 60, NULL);
+	connect_all(c, MANY);
+	for (i = 0; i < MANY; i++) {
+		snprintf(s, sizeof(s), "many/%d", i);
+		client_subscribe(c[i], topic(t, sizeof(t), s), 1);
+	}
+	WAIT_UNTIL(pub->conn != 0, "CONNACK for %s", pub->id);
+	if (pub->conn != 1)
+		fail("publisher refused: %d", pub->conn_code);
+	for (i = 0; i < MANY; i++) {
+		snprintf(s, sizeof(s), "many/%d", i);
+		client_publish_str(pub, topic(t, sizeof(t), s), s, 1, 0);
+	}
+	client_flush(pub);
+	for (i = 0; i < MANY; i++) {
+		snprintf(s, sizeof(s), "many/%d", i);
+		rx_wait(c[i], 1);
+		rx_expect(c[i], 0, topic(t, sizeof(t), s), s, 1, 0);
+	}
+	for (i = 0; i < MANY; i++)
+		if (rx_count(c[i]) != 1)
+			fail("client %d got %zu messages", i, rx_count(c[i]));
+	for (i = 0; i < MANY; i++)
+		client_close(c[i]);
+	client_close(pub);
+}
+
+static void
+case_multi_subscribe(void)
+{
+	struct client *sub = client_new("sub"), *pub = client_new("pub");
+	char f[3][128], *fp[3] = { f[0], f[1], f[2] };
+	const int qos[3] = { 0, 1, 2 };
+	const int *g;
+	int i;
+
+	topic(f[0], sizeof(f[0]), "multi/0");
+	topic(f[1], sizeof(f[1]), "multi/1");
+	topic(f[2], sizeof(f[2]), "multi/2");
+	{
+		struct client *v[] = { sub, pub };
+
+		connect_all(v, 2);
+	}
+	g = client_subscribe_many(sub, 3, fp, qos);
+	for (i = 0; i < 3; i++)
+		if (g[i] != qos[i])
+			fail("granted[%d] = %d, want %d", i, g[i], qos[i]);
+	for (i = 0; i < 3; i++)
+		client_publish_str(pub, f[i], "m", 2, 0);
+	client_flush(pub);
+	/* One publisher, three topics: match by topic, not position. */
+	for (i = 0; i < 3; i++)
+		rx_expect(sub, rx_wait_topic(sub, f[i]), f[i], "m", qos[i], 0);
+	client_close(pub);
+	client_close(sub);
+}
+
+/* README: an invalid filter (a/#/b) closes the connection (MQTT 4.8). */
+static void
+case_bad_filter(void)
+{
+	struct client *c = client_new("bad");
+	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	char f[128];
+	int rc;
+
+	client_connect(c, 1);
+	topic(f, sizeof(f), "a/#/b");
+	o.onSuccess = on_sub_ok;
+	o.onFailure = on_sub_fail;
+	o.context = c;
+	c->sub_count = 1;
+	rc = MQTTAsync_subscribe(c->h, f, 1, &o);
+	if (rc != MQTTASYNC_SUCCESS)
+		fail("subscribe %s: %s", f, MQTTAsync_strerror(rc));
+	WAIT_UNTIL(c->lost > 0, "close after SUBSCRIBE %s", f);
+	if (c->subs_ok)
+		fail("SUBACK for invalid filter %s", f);
+	client_free(c);
+}
+
+/*
+ * Publish, expecting the connection to be closed and nothing delivered;
+ * the marker comes from another client after the close.
+ */
+static void
+publish_refused(const void *payload, size_t len, int retained)
+{
+	struct client *sub = client_new("sub"), *pub = client_new("pub");
+	struct client *p2 = client_new("pub2"), *v[] = { sub, pub, p2 };
+	char t[128], mark[128];
+
+	topic(t, sizeof(t), "refused");
+	topic(mark, sizeof(mark), "refused-mark");
+	connect_all(v, 3);
+	client_subscribe(sub, t, 1);
+	client_subscribe(sub, mark, 1);
+	client_publish(pub, t, payload, len, 1, retained);
+	WAIT_UNTIL(pub->lost > 0, "broker to close the publisher");
+	if (pub->sent_ok)
+		fail("refused publish was acknowledged");
+	client_publish_str(p2, mark, "marker", 1, 0);
+	client_flush(p2);
+	{
+		const char *e_sub[] = { mark };
+
+		rx_expect_only(sub, e_sub, 1);
+	}
+	client_close(p2);
+	client_free(pub);
+	client_close(sub);
+}
+
+/* README: payload over message_size_limit (config 1000) closes 3.x. */
+static void
+case_size_limit(void)
+{
+	char p[2000];
+
+	memset(p, 'x', sizeof(p));
+	publish_refused(p, sizeof(p), 0);
+}
+
+/* README: retain_available false + retained PUBLISH closes 3.x. */
+static void
+case_retain_unavailable(void)
+{
+	publish_refused("r", 1, 1);
+}
+
+static const struct paho_case {
+	const char	*name;
+	void		(*run)(void);
+} cases[] = {
+	{ "connect_v311", case_connect_v311 },
+	{ "connect_v31", case_connect_v31 },
+	{ "connect_v31_long_id", case_connect_v31_long_id },
+	{ "connect_empty_id", case_connect_empty_id },
+	{ "keepalive_limit", case_keepalive_limit },
+	{ "pubsub_qos0", case_pubsub_qos0 },
+	{ "pubsub_qos1", case_pubsub_qos1 },
+	{ "pubsub_qos2", case_pubsub_qos2 },
+	{ "wildcards", case_wildcards },
+	{ "retained", case_retained },
+	{ "persistent_session", case_persistent_session },
+	{ "will", case_will },
+	{ "takeover", case_takeover },
+	{ "unsubscribe", case_unsubscribe },
+	{ "large_payload", case_large_payload },
+	{ "many_clients", case_many_clients },
+	{ "multi_subscribe", case_multi_subscribe },
+	{ "bad_filter", case_bad_filter },
+	{ "size_limit", case_size_limit },
+	{ "retain_unavailable", case_retain_unavailable },
+};
+
+static void
+setup(const char *host, const char *port)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&g_cv, &a);
+	pthread_condattr_destroy(&a);
+	g_host = host;
+	g_port = port;
+	snprintf(g_uri, sizeof(g_uri), "tcp://%s:%s", host, port);
+	snprintf(g_pfx, sizeof(g_pfx), "paho/%d", (int)getpid());
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: paho_client --list | CASE HOST PORT\n");
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			printf("%s\n", cases[i].name);
+		return 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "--will-child") == 0) {
+		g_case = "will-child";
+		setup(argv[2], argv[3]);
+		return will_child(argv[4]);
+	}
+	if (argc != 4)
+		return usage();
+	setup(argv[2], argv[3]);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (strcmp(argv[1], cases[i].name) == 0) {
+			g_case = cases[i].name;
+			cases[i].run();
+			return 0;
+		}
+	}
+	fprintf(stderr, "unknown case %s\n", argv[1]);
+	return usage();
+}
