@@ -226,6 +226,13 @@ class Raw:
         except (BrokenPipeError, ConnectionResetError):
             self.closed = True
 
+    def shutdown_write(self):
+        """Half-close: the broker sees EOF (it may have closed us already)."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
     def _fill(self, timeout):
         self.sock.settimeout(timeout)
         try:
