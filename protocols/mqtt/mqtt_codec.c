@@ -299,7 +299,7 @@ rd_varint(struct rd *r)
 static struct mqtt_bin
 rd_bin(struct rd *r)
 {
-	struct mqtt_bin b = { r->p, 0 };
+	struct mqtt_bin b = {r->p, 0};
 	size_t n = rd_u16(r);
 	const uint8_t *p = rd_take(r, n);
 
@@ -315,7 +315,7 @@ static struct mqtt_str
 rd_str(struct rd *r)
 {
 	struct mqtt_bin b = rd_bin(r);
-	struct mqtt_str s = { (const char *)b.p, b.len };
+	struct mqtt_str s = {(const char *)b.p, b.len};
 
 	if (!mqtt_utf8_is_valid(s.p, s.len))
 		rd_fail(r, MQTT_RC_MALFORMED);
@@ -357,7 +357,7 @@ enum prop_kind {
 
 enum prop_check {
 	PC_ANY,
-	PC_BOOL,    /* 0 or 1, anything else is a protocol error */
+	PC_BOOL, /* 0 or 1, anything else is a protocol error */
 	PC_NONZERO, /* 0 is a protocol error */
 };
 
@@ -370,21 +370,21 @@ enum prop_check {
 #define PW_MSG (PW(PUBLISH) | PW_WILL)
 #define PW_ACKS (PW(PUBACK) | PW(PUBREC) | PW(PUBREL) | PW(PUBCOMP))
 #define PW_REASON \
-	(PW(CONNACK) | PW_ACKS | PW(SUBACK) | PW(UNSUBACK) | \
-	    PW(DISCONNECT) | PW(AUTH))
+	(PW(CONNACK) | PW_ACKS | PW(SUBACK) | PW(UNSUBACK) | PW(DISCONNECT) | \
+	    PW(AUTH))
 #define PW_ALL 0xFFFFu
 
 struct mqtt_prop_def {
-	uint8_t kind;	 /* enum prop_kind */
-	uint8_t check;	 /* enum prop_check */
-	uint16_t where;	 /* PW() bits of the packets that may carry it */
+	uint8_t kind; /* enum prop_kind */
+	uint8_t check; /* enum prop_check */
+	uint16_t where; /* PW() bits of the packets that may carry it */
 	uint16_t repeat; /* PW() bits where it may appear more than once */
-	uint16_t off;	 /* offsetof(struct mqtt_props, field) */
+	uint16_t off; /* offsetof(struct mqtt_props, field) */
 };
 
 #define PROP(id, k, c, w, rep, field) \
-	[MQTT_PROP_##id] = { PK_##k, PC_##c, w, rep, \
-		offsetof(struct mqtt_props, field) }
+	[MQTT_PROP_##id] = { \
+	    PK_##k, PC_##c, w, rep, offsetof(struct mqtt_props, field)}
 
 /*
  * 5.0 table 2-4 plus the per-property rules of 3.1.2.11, 3.2.2.3,
@@ -394,46 +394,43 @@ struct mqtt_prop_def {
  * rows are the "value other than 0 or 1" / "value of 0" protocol errors.
  */
 static const struct mqtt_prop_def mqtt_prop_defs[] = {
-	PROP(PAYLOAD_FORMAT, BYTE, BOOL, PW_MSG, 0, payload_format),
-	PROP(MESSAGE_EXPIRY, U32, ANY, PW_MSG, 0, message_expiry),
-	PROP(CONTENT_TYPE, STR, ANY, PW_MSG, 0, content_type),
-	PROP(RESPONSE_TOPIC, STR, ANY, PW_MSG, 0, response_topic),
-	PROP(CORRELATION_DATA, BIN, ANY, PW_MSG, 0, correlation_data),
-	PROP(SUBSCRIPTION_ID, VARINT, NONZERO, PW(PUBLISH) | PW(SUBSCRIBE),
-	    PW(PUBLISH), sub_ids),
-	PROP(SESSION_EXPIRY, U32, ANY,
-	    PW(CONNECT) | PW(CONNACK) | PW(DISCONNECT), 0, session_expiry),
-	PROP(ASSIGNED_CLIENT_ID, STR, ANY, PW(CONNACK), 0,
-	    assigned_client_id),
-	PROP(SERVER_KEEP_ALIVE, U16, ANY, PW(CONNACK), 0, server_keep_alive),
-	PROP(AUTH_METHOD, STR, ANY, PW(CONNECT) | PW(CONNACK) | PW(AUTH), 0,
-	    auth_method),
-	PROP(AUTH_DATA, BIN, ANY, PW(CONNECT) | PW(CONNACK) | PW(AUTH), 0,
-	    auth_data),
-	PROP(REQUEST_PROBLEM_INFO, BYTE, BOOL, PW(CONNECT), 0,
-	    request_problem_info),
-	PROP(WILL_DELAY, U32, ANY, PW_WILL, 0, will_delay),
-	PROP(REQUEST_RESPONSE_INFO, BYTE, BOOL, PW(CONNECT), 0,
-	    request_response_info),
-	PROP(RESPONSE_INFO, STR, ANY, PW(CONNACK), 0, response_info),
-	PROP(SERVER_REFERENCE, STR, ANY, PW(CONNACK) | PW(DISCONNECT), 0,
-	    server_reference),
-	PROP(REASON_STRING, STR, ANY, PW_REASON, 0, reason_string),
-	PROP(RECEIVE_MAX, U16, NONZERO, PW(CONNECT) | PW(CONNACK), 0,
-	    receive_max),
-	PROP(TOPIC_ALIAS_MAX, U16, ANY, PW(CONNECT) | PW(CONNACK), 0,
-	    topic_alias_max),
-	/* MQTT-3.3.2-8: a Topic Alias of 0 is not permitted */
-	PROP(TOPIC_ALIAS, U16, NONZERO, PW(PUBLISH), 0, topic_alias),
-	PROP(MAX_QOS, BYTE, BOOL, PW(CONNACK), 0, max_qos),
-	PROP(RETAIN_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0, retain_available),
-	PROP(USER, PAIR, ANY, PW_ALL, PW_ALL, raw),
-	PROP(MAX_PACKET_SIZE, U32, NONZERO, PW(CONNECT) | PW(CONNACK), 0,
-	    max_packet_size),
-	PROP(WILDCARD_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0,
-	    wildcard_available),
-	PROP(SUB_ID_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0, sub_id_available),
-	PROP(SHARED_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0, shared_available),
+    PROP(PAYLOAD_FORMAT, BYTE, BOOL, PW_MSG, 0, payload_format),
+    PROP(MESSAGE_EXPIRY, U32, ANY, PW_MSG, 0, message_expiry),
+    PROP(CONTENT_TYPE, STR, ANY, PW_MSG, 0, content_type),
+    PROP(RESPONSE_TOPIC, STR, ANY, PW_MSG, 0, response_topic),
+    PROP(CORRELATION_DATA, BIN, ANY, PW_MSG, 0, correlation_data),
+    PROP(SUBSCRIPTION_ID, VARINT, NONZERO, PW(PUBLISH) | PW(SUBSCRIBE),
+        PW(PUBLISH), sub_ids),
+    PROP(SESSION_EXPIRY, U32, ANY, PW(CONNECT) | PW(CONNACK) | PW(DISCONNECT),
+        0, session_expiry),
+    PROP(ASSIGNED_CLIENT_ID, STR, ANY, PW(CONNACK), 0, assigned_client_id),
+    PROP(SERVER_KEEP_ALIVE, U16, ANY, PW(CONNACK), 0, server_keep_alive),
+    PROP(AUTH_METHOD, STR, ANY, PW(CONNECT) | PW(CONNACK) | PW(AUTH), 0,
+        auth_method),
+    PROP(AUTH_DATA, BIN, ANY, PW(CONNECT) | PW(CONNACK) | PW(AUTH), 0,
+        auth_data),
+    PROP(
+        REQUEST_PROBLEM_INFO, BYTE, BOOL, PW(CONNECT), 0, request_problem_info),
+    PROP(WILL_DELAY, U32, ANY, PW_WILL, 0, will_delay),
+    PROP(REQUEST_RESPONSE_INFO, BYTE, BOOL, PW(CONNECT), 0,
+        request_response_info),
+    PROP(RESPONSE_INFO, STR, ANY, PW(CONNACK), 0, response_info),
+    PROP(SERVER_REFERENCE, STR, ANY, PW(CONNACK) | PW(DISCONNECT), 0,
+        server_reference),
+    PROP(REASON_STRING, STR, ANY, PW_REASON, 0, reason_string),
+    PROP(RECEIVE_MAX, U16, NONZERO, PW(CONNECT) | PW(CONNACK), 0, receive_max),
+    PROP(TOPIC_ALIAS_MAX, U16, ANY, PW(CONNECT) | PW(CONNACK), 0,
+        topic_alias_max),
+    /* MQTT-3.3.2-8: a Topic Alias of 0 is not permitted */
+    PROP(TOPIC_ALIAS, U16, NONZERO, PW(PUBLISH), 0, topic_alias),
+    PROP(MAX_QOS, BYTE, BOOL, PW(CONNACK), 0, max_qos),
+    PROP(RETAIN_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0, retain_available),
+    PROP(USER, PAIR, ANY, PW_ALL, PW_ALL, raw),
+    PROP(MAX_PACKET_SIZE, U32, NONZERO, PW(CONNECT) | PW(CONNACK), 0,
+        max_packet_size),
+    PROP(WILDCARD_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0, wildcard_available),
+    PROP(SUB_ID_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0, sub_id_available),
+    PROP(SHARED_AVAILABLE, BYTE, BOOL, PW(CONNACK), 0, shared_available),
 };
 
 /* Definition of property id, NULL if 5.0 defines no such property. */
@@ -550,8 +547,8 @@ rd_prop(struct rd *r, struct mqtt_props *pr, unsigned where)
 static void
 rd_props(struct rd *r, struct mqtt_props *pr, unsigned where)
 {
-	const uint64_t auth = MQTT_PBIT(MQTT_PROP_AUTH_METHOD) |
-	    MQTT_PBIT(MQTT_PROP_AUTH_DATA);
+	const uint64_t auth =
+	    MQTT_PBIT(MQTT_PROP_AUTH_METHOD) | MQTT_PBIT(MQTT_PROP_AUTH_DATA);
 	struct rd sub;
 
 	rd_split(r, rd_varint(r), &sub);
@@ -649,7 +646,7 @@ connect_payload(struct rd *r, struct mqtt_connect *c)
 	if (c->has_will) {
 		if (c->version == MQTT_V5)
 			rd_props(r, &c->will_props, PW_WILL);
-		c->will_topic = rd_str(r);	/* MQTT-3.1.3-10 */
+		c->will_topic = rd_str(r); /* MQTT-3.1.3-10 */
 		c->will_payload = rd_bin(r);
 	}
 	if (c->has_username)
@@ -753,8 +750,8 @@ filter_is_shared(const struct mqtt_str *f)
 }
 
 static void
-sub_opts_check(struct rd *r, uint8_t o, uint8_t version,
-    const struct mqtt_str *f)
+sub_opts_check(
+    struct rd *r, uint8_t o, uint8_t version, const struct mqtt_str *f)
 {
 	if (version < MQTT_V5) {
 		if ((o & 0xFC) != 0 || (o & 3) == 3)
@@ -811,7 +808,8 @@ dec_suback(struct rd *r, struct mqtt_packet *pkt, uint8_t version)
 	s->count = rd_left(r);
 	s->codes = rd_take(r, s->count);
 	if (s->count == 0)
-		rd_fail(r, MQTT_RC_PROTOCOL_ERROR); /* 3.9.3, 3.11.3: one each */
+		rd_fail(
+		    r, MQTT_RC_PROTOCOL_ERROR); /* 3.9.3, 3.11.3: one each */
 	for (size_t i = 0; version < MQTT_V5 && i < s->count; i++) {
 		if (!suback_code_ok_v3(s->codes[i]))
 			rd_fail(r, MQTT_RC_PROTOCOL_ERROR); /* MQTT-3.9.3-2 */
@@ -983,7 +981,7 @@ wr_props_body(struct wr *w, const struct mqtt_props *pr, unsigned where)
 static void
 wr_props(struct wr *w, const struct mqtt_props *pr, unsigned where)
 {
-	struct wr count = { NULL, 0 };
+	struct wr count = {NULL, 0};
 
 	wr_props_body(&count, pr, where);
 	wr_varint(w, count.n);
@@ -1142,42 +1140,40 @@ enc_disconnect(struct wr *w, const struct mqtt_packet *pkt, uint8_t version)
 
 /* ---- the packet type table ---- */
 
-typedef void mqtt_dec_fn(struct rd *r, struct mqtt_packet *pkt,
-    uint8_t version);
-typedef void mqtt_enc_fn(struct wr *w, const struct mqtt_packet *pkt,
-    uint8_t version);
+typedef void mqtt_dec_fn(
+    struct rd *r, struct mqtt_packet *pkt, uint8_t version);
+typedef void mqtt_enc_fn(
+    struct wr *w, const struct mqtt_packet *pkt, uint8_t version);
 
 struct mqtt_type_def {
 	const char *name;
-	uint8_t flags;	     /* fixed-header flags MQTT-2.2.2-1 requires */
-	bool any_flags;	     /* PUBLISH: the flags are DUP, QoS, RETAIN */
+	uint8_t flags; /* fixed-header flags MQTT-2.2.2-1 requires */
+	bool any_flags; /* PUBLISH: the flags are DUP, QoS, RETAIN */
 	uint8_t min_version; /* AUTH exists from 5.0 on */
 	mqtt_dec_fn *decode;
 	mqtt_enc_fn *encode;
 };
 
 #define TYPE(t, fl, any, minv, dec, enc) \
-	[MQTT_##t] = { #t, fl, any, minv, dec, enc }
+	[MQTT_##t] = {#t, fl, any, minv, dec, enc}
 
 /* MQTT 2.2.1 / 2.1.2 packet types and 2.2.2 / 2.1.3 fixed flags. */
 static const struct mqtt_type_def mqtt_types[16] = {
-	TYPE(CONNECT, 0x0, false, MQTT_V31, dec_connect, enc_connect),
-	TYPE(CONNACK, 0x0, false, MQTT_V31, dec_connack, enc_connack),
-	TYPE(PUBLISH, 0x0, true, MQTT_V31, dec_publish, enc_publish),
-	TYPE(PUBACK, 0x0, false, MQTT_V31, dec_ack, enc_ack),
-	TYPE(PUBREC, 0x0, false, MQTT_V31, dec_ack, enc_ack),
-	TYPE(PUBREL, 0x2, false, MQTT_V31, dec_ack, enc_ack),
-	TYPE(PUBCOMP, 0x0, false, MQTT_V31, dec_ack, enc_ack),
-	TYPE(SUBSCRIBE, 0x2, false, MQTT_V31, dec_subscribe, enc_subscribe),
-	TYPE(SUBACK, 0x0, false, MQTT_V31, dec_suback, enc_suback),
-	TYPE(UNSUBSCRIBE, 0x2, false, MQTT_V31, dec_subscribe,
-	    enc_subscribe),
-	TYPE(UNSUBACK, 0x0, false, MQTT_V31, dec_suback, enc_suback),
-	TYPE(PINGREQ, 0x0, false, MQTT_V31, dec_empty, enc_empty),
-	TYPE(PINGRESP, 0x0, false, MQTT_V31, dec_empty, enc_empty),
-	TYPE(DISCONNECT, 0x0, false, MQTT_V31, dec_disconnect,
-	    enc_disconnect),
-	TYPE(AUTH, 0x0, false, MQTT_V5, dec_disconnect, enc_disconnect),
+    TYPE(CONNECT, 0x0, false, MQTT_V31, dec_connect, enc_connect),
+    TYPE(CONNACK, 0x0, false, MQTT_V31, dec_connack, enc_connack),
+    TYPE(PUBLISH, 0x0, true, MQTT_V31, dec_publish, enc_publish),
+    TYPE(PUBACK, 0x0, false, MQTT_V31, dec_ack, enc_ack),
+    TYPE(PUBREC, 0x0, false, MQTT_V31, dec_ack, enc_ack),
+    TYPE(PUBREL, 0x2, false, MQTT_V31, dec_ack, enc_ack),
+    TYPE(PUBCOMP, 0x0, false, MQTT_V31, dec_ack, enc_ack),
+    TYPE(SUBSCRIBE, 0x2, false, MQTT_V31, dec_subscribe, enc_subscribe),
+    TYPE(SUBACK, 0x0, false, MQTT_V31, dec_suback, enc_suback),
+    TYPE(UNSUBSCRIBE, 0x2, false, MQTT_V31, dec_subscribe, enc_subscribe),
+    TYPE(UNSUBACK, 0x0, false, MQTT_V31, dec_suback, enc_suback),
+    TYPE(PINGREQ, 0x0, false, MQTT_V31, dec_empty, enc_empty),
+    TYPE(PINGRESP, 0x0, false, MQTT_V31, dec_empty, enc_empty),
+    TYPE(DISCONNECT, 0x0, false, MQTT_V31, dec_disconnect, enc_disconnect),
+    TYPE(AUTH, 0x0, false, MQTT_V5, dec_disconnect, enc_disconnect),
 };
 
 const char *
@@ -1219,11 +1215,13 @@ dec_type(struct rd *r, const struct mqtt_packet *pkt, uint8_t version)
 		rd_fail(r, MQTT_RC_PROTOCOL_ERROR); /* 2.2.1: reserved type */
 		return NULL;
 	}
-	/* 3.1 predates MQTT-2.2.2-1; like Mosquitto, accept its flags */
-	if (!t->any_flags && version != MQTT_V31 && pkt->flags != t->flags) {
-		rd_fail(r, MQTT_RC_MALFORMED); /* MQTT-2.2.2-2, 5.0 2.1.3 */
-		return NULL;
-	}
+	/*
+	 * MQTT-2.2.2-2, 5.0 2.1.3. Decoding goes on (the error sticks) so a
+	 * CONNECT still reports its version for the CONNACK. 3.1 predates
+	 * the rule; like Mosquitto, accept its flags.
+	 */
+	if (!t->any_flags && version != MQTT_V31 && pkt->flags != t->flags)
+		rd_fail(r, MQTT_RC_MALFORMED);
 	return t;
 }
 
@@ -1274,8 +1272,8 @@ mqtt_sub_next(const struct mqtt_subscribe *s, uint8_t version, size_t *off,
 }
 
 bool
-mqtt_unsub_next(const struct mqtt_subscribe *s, size_t *off,
-    struct mqtt_str *filter)
+mqtt_unsub_next(
+    const struct mqtt_subscribe *s, size_t *off, struct mqtt_str *filter)
 {
 	struct mqtt_bin f;
 	struct rd r;
@@ -1316,8 +1314,8 @@ publish_flags_byte(const struct mqtt_publish *p)
 static uint8_t
 fixed_byte(const struct mqtt_packet *pkt, const struct mqtt_type_def *t)
 {
-	uint8_t fl = t->any_flags ? publish_flags_byte(&pkt->u.publish) :
-				    t->flags;
+	uint8_t fl =
+	    t->any_flags ? publish_flags_byte(&pkt->u.publish) : t->flags;
 
 	return (uint8_t)(pkt->type << 4 | fl);
 }
@@ -1325,7 +1323,7 @@ fixed_byte(const struct mqtt_packet *pkt, const struct mqtt_type_def *t)
 static size_t
 enc_body_len(const struct mqtt_packet *pkt, uint8_t version)
 {
-	struct wr w = { NULL, 0 };
+	struct wr w = {NULL, 0};
 
 	enc_type(pkt, version)->encode(&w, pkt, version);
 	ASSERT(w.n <= MQTT_MAX_REMAINING);
@@ -1341,13 +1339,13 @@ mqtt_encode_len(const struct mqtt_packet *pkt, uint8_t version)
 }
 
 size_t
-mqtt_encode(uint8_t *buf, size_t cap, const struct mqtt_packet *pkt,
-    uint8_t version)
+mqtt_encode(
+    uint8_t *buf, size_t cap, const struct mqtt_packet *pkt, uint8_t version)
 {
 	const struct mqtt_type_def *t = enc_type(pkt, version);
 	size_t body = enc_body_len(pkt, version);
 	size_t total = 1 + mqtt_varint_len((uint32_t)body) + body;
-	struct wr w = { buf, 0 };
+	struct wr w = {buf, 0};
 
 	if (total > cap)
 		return 0;
@@ -1363,7 +1361,7 @@ size_t
 mqtt_encode_publish_header(uint8_t *buf, size_t cap,
     const struct mqtt_publish *pub, uint8_t version, size_t *total)
 {
-	struct wr w = { NULL, 0 };
+	struct wr w = {NULL, 0};
 	size_t body, hdr;
 
 	ASSERT(version >= MQTT_V31 && version <= MQTT_V5);
@@ -1374,7 +1372,7 @@ mqtt_encode_publish_header(uint8_t *buf, size_t cap,
 	*total = hdr + pub->payload.len;
 	if (hdr > cap)
 		return 0;
-	w = (struct wr){ buf, 0 };
+	w = (struct wr){buf, 0};
 	wr_u8(&w, (uint8_t)(MQTT_PUBLISH << 4 | publish_flags_byte(pub)));
 	wr_varint(&w, body);
 	enc_publish_vh(&w, pub, version);

@@ -124,8 +124,8 @@ fz_publish_header(const struct mqtt_packet *pkt, uint8_t version,
 
 /* encode(decode(e)) == e for an encoding e the codec produced itself. */
 static void
-fz_reencode(const uint8_t *e, size_t len, uint8_t dec_version,
-    uint8_t enc_version)
+fz_reencode(
+    const uint8_t *e, size_t len, uint8_t dec_version, uint8_t enc_version)
 {
 	struct mqtt_packet pkt;
 	uint8_t rc, *bufs[2], *again;
@@ -163,7 +163,7 @@ fz_round_trip(struct mqtt_packet *pkt, uint8_t version)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t versions[] = { 0, MQTT_V31, MQTT_V311, MQTT_V5 };
+	static const uint8_t versions[] = {0, MQTT_V31, MQTT_V311, MQTT_V5};
 	struct mqtt_packet pkt;
 	size_t fl = 0;
 	uint8_t rc, *frame;
