@@ -30,34 +30,34 @@
 
 #include <MQTTAsync.h>
 
-#define WAIT_S		10	/* deadline of one wait */
-#define SEND_WINDOW	100	/* publishes in flight before the next waits */
-#define MAX_GRANTED	8
+#define WAIT_S 10 /* deadline of one wait */
+#define SEND_WINDOW 100 /* publishes in flight before the next waits */
+#define MAX_GRANTED 8
 
 struct rx {
-	char	*topic;
-	char	*payload;	/* NUL-terminated copy */
-	size_t	 len;
-	int	 qos;
-	int	 retained;
-	int	 dup;
+	char *topic;
+	char *payload; /* NUL-terminated copy */
+	size_t len;
+	int qos;
+	int retained;
+	int dup;
 };
 
 struct client {
-	MQTTAsync	 h;
-	char		 id[128];
-	int		 conn;		/* 0 pending, 1 up, -1 refused */
-	int		 conn_code;	/* CONNACK code or paho error on -1 */
-	int		 session_present;
-	int		 version;
-	int		 lost;		/* connectionLost calls */
-	int		 disc;		/* 0 pending, 1 done, -1 failed */
-	int		 subs_ok, subs_fail, sub_count;
-	int		 granted[MAX_GRANTED];
-	int		 unsubs_ok, unsubs_fail;
-	int		 sent, sent_ok, sent_fail;
-	struct rx	*rx;
-	size_t		 nrx, caprx;
+	MQTTAsync h;
+	char id[128];
+	int conn; /* 0 pending, 1 up, -1 refused */
+	int conn_code; /* CONNACK code or paho error on -1 */
+	int session_present;
+	int version;
+	int lost; /* connectionLost calls */
+	int disc; /* 0 pending, 1 done, -1 failed */
+	int subs_ok, subs_fail, sub_count;
+	int granted[MAX_GRANTED];
+	int unsubs_ok, unsubs_fail;
+	int sent, sent_ok, sent_fail;
+	struct rx *rx;
+	size_t nrx, caprx;
 };
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -65,11 +65,11 @@ static pthread_cond_t g_cv;
 static const char *g_case = "paho_client";
 static char g_uri[256];
 static const char *g_host, *g_port;
-static char g_pfx[64];		/* "paho/<pid>": topic prefix of this run */
+static char g_pfx[64]; /* "paho/<pid>": topic prefix of this run */
 static int g_nclients;
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-    noreturn));
+static void fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 static void
 fail(const char *fmt, ...)
@@ -85,16 +85,16 @@ fail(const char *fmt, ...)
 	_exit(1);
 }
 
-static void timed_out(const char *fmt, ...) __attribute__((format(printf, 1,
-    2), noreturn));
+static void timed_out(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 static void
 timed_out(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: timed out after %d s waiting for ", g_case,
-	    WAIT_S);
+	fprintf(
+	    stderr, "%s: timed out after %d s waiting for ", g_case, WAIT_S);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -113,19 +113,20 @@ deadline(struct timespec *ts)
  * Wait until cond (an expression over client state, evaluated under g_mu)
  * holds, or fail after WAIT_S seconds naming what was awaited.
  */
-#define WAIT_UNTIL(cond, ...) do {					\
-	struct timespec dl_;						\
-	bool ok_ = true;						\
-	deadline(&dl_);							\
-	pthread_mutex_lock(&g_mu);					\
-	while (!(cond) && ok_)						\
-		if (pthread_cond_timedwait(&g_cv, &g_mu, &dl_) ==	\
-		    ETIMEDOUT)						\
-			ok_ = (cond);					\
-	pthread_mutex_unlock(&g_mu);					\
-	if (!ok_)							\
-		timed_out(__VA_ARGS__);					\
-} while (0)
+#define WAIT_UNTIL(cond, ...) \
+	do { \
+		struct timespec dl_; \
+		bool ok_ = true; \
+		deadline(&dl_); \
+		pthread_mutex_lock(&g_mu); \
+		while (!(cond) && ok_) \
+			if (pthread_cond_timedwait(&g_cv, &g_mu, &dl_) == \
+			    ETIMEDOUT) \
+				ok_ = (cond); \
+		pthread_mutex_unlock(&g_mu); \
+		if (!ok_) \
+			timed_out(__VA_ARGS__); \
+	} while (0)
 
 static void
 signal_all(void)
@@ -176,7 +177,8 @@ on_lost(void *ctx, char *cause)
 }
 
 static void
-rx_push(struct client *c, const char *t, size_t tlen, const MQTTAsync_message *m)
+rx_push(
+    struct client *c, const char *t, size_t tlen, const MQTTAsync_message *m)
 {
 	struct rx *r;
 
@@ -333,8 +335,8 @@ client_new_id(const char *id)
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->id, sizeof(c->id), "%s", id);
-	rc = MQTTAsync_create(&c->h, g_uri, c->id,
-	    MQTTCLIENT_PERSISTENCE_NONE, NULL);
+	rc = MQTTAsync_create(
+	    &c->h, g_uri, c->id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
 	if (rc != MQTTASYNC_SUCCESS)
 		fail("MQTTAsync_create(%s): %s", id, MQTTAsync_strerror(rc));
 	rc = MQTTAsync_setCallbacks(c->h, c, on_lost, on_arrived, NULL);
@@ -349,8 +351,8 @@ client_new(const char *tag)
 {
 	char id[64];
 
-	snprintf(id, sizeof(id), "p%d-%.8s-%d", (int)getpid(), tag,
-	    g_nclients++);
+	snprintf(
+	    id, sizeof(id), "p%d-%.8s-%d", (int)getpid(), tag, g_nclients++);
 	return client_new_id(id);
 }
 
@@ -389,7 +391,8 @@ client_connect_start(struct client *c, int version, int clean, int keepalive,
 	pthread_mutex_unlock(&g_mu);
 	rc = MQTTAsync_connect(c->h, &o);
 	if (rc != MQTTASYNC_SUCCESS)
-		fail("MQTTAsync_connect(%s): %s", c->id, MQTTAsync_strerror(rc));
+		fail(
+		    "MQTTAsync_connect(%s): %s", c->id, MQTTAsync_strerror(rc));
 }
 
 /* Connect and wait; returns 1 when up, else -1 with c->conn_code set. */
@@ -409,8 +412,8 @@ client_connect_v(struct client *c, int version, int clean)
 	if (client_try_connect(c, version, clean, 60, NULL) != 1)
 		fail("connect %s refused: code %d", c->id, c->conn_code);
 	if (c->version != version)
-		fail("connect %s: MQTT version %d, asked %d", c->id,
-		    c->version, version);
+		fail("connect %s: MQTT version %d, asked %d", c->id, c->version,
+		    version);
 	return c->session_present;
 }
 
@@ -471,8 +474,8 @@ client_close(struct client *c)
 
 /* SUBSCRIBE n filters; fills granted[] (returned), fails on SUBACK error. */
 static const int *
-client_subscribe_many(struct client *c, int n, char *const *filters,
-    const int *qos)
+client_subscribe_many(
+    struct client *c, int n, char *const *filters, const int *qos)
 {
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 	int rc, want;
@@ -503,7 +506,7 @@ static void
 client_subscribe(struct client *c, const char *filter, int qos)
 {
 	char buf[256];
-	char *f[1] = { buf };
+	char *f[1] = {buf};
 	const int *g;
 
 	snprintf(buf, sizeof(buf), "%s", filter);
@@ -537,8 +540,8 @@ client_unsubscribe(struct client *c, const char *filter)
  * (onSuccess) is PUBACK / PUBCOMP, or the write for QoS 0.
  */
 static void
-client_publish(struct client *c, const char *t, const void *payload,
-    size_t len, int qos, int retained)
+client_publish(struct client *c, const char *t, const void *payload, size_t len,
+    int qos, int retained)
 {
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 	MQTTAsync_message m = MQTTAsync_message_initializer;
@@ -565,8 +568,8 @@ client_publish(struct client *c, const char *t, const void *payload,
 }
 
 static void
-client_publish_str(struct client *c, const char *t, const char *s, int qos,
-    int retained)
+client_publish_str(
+    struct client *c, const char *t, const char *s, int qos, int retained)
 {
 	client_publish(c, t, s, strlen(s), qos, retained);
 }
@@ -576,11 +579,22 @@ static void
 client_flush(struct client *c)
 {
 	WAIT_UNTIL(c->sent_ok + c->sent_fail >= c->sent,
-	    "confirmation of %d publishes by %s (%d confirmed)", c->sent,
-	    c->id, c->sent_ok);
+	    "confirmation of %d publishes by %s (%d confirmed)", c->sent, c->id,
+	    c->sent_ok);
 	if (c->sent_fail > 0)
 		fail("%d of %d publishes by %s failed", c->sent_fail, c->sent,
 		    c->id);
+}
+
+static int
+client_lost(struct client *c)
+{
+	int n;
+
+	pthread_mutex_lock(&g_mu);
+	n = c->lost;
+	pthread_mutex_unlock(&g_mu);
+	return n;
 }
 
 /* --- received messages --- */
@@ -615,8 +629,8 @@ rx_get(struct client *c, size_t i)
 static void
 rx_wait(struct client *c, size_t n)
 {
-	WAIT_UNTIL(c->nrx >= n, "%zu messages at %s (have %zu)", n, c->id,
-	    c->nrx);
+	WAIT_UNTIL(
+	    c->nrx >= n, "%zu messages at %s (have %zu)", n, c->id, c->nrx);
 }
 
 /* Index of the first message on topic t, waiting for it; fails if none. */
@@ -640,17 +654,22 @@ rx_expect(struct client *c, size_t i, const char *t, const char *payload,
 	struct rx r = rx_get(c, i);
 
 	if (strcmp(r.topic, t) != 0)
-		fail("%s msg #%zu: topic '%s', want '%s'", c->id, i, r.topic,
-		    t);
+		fail(
+		    "%s msg #%zu: topic '%s', want '%s'", c->id, i, r.topic, t);
 	if (r.len != strlen(payload) || memcmp(r.payload, payload, r.len))
 		fail("%s msg #%zu on %s: payload '%.40s' (%zu bytes), want "
-		    "'%s'", c->id, i, t, r.payload, r.len, payload);
+		     "'%s'",
+		    c->id, i, t, r.payload, r.len, payload);
 	if (r.qos != qos)
 		fail("%s msg #%zu on %s: QoS %d, want %d", c->id, i, t, r.qos,
 		    qos);
 	if (r.retained != retained)
 		fail("%s msg #%zu on %s: retained %d, want %d", c->id, i, t,
 		    r.retained, retained);
+	/* MQTT-3.3.1-1/-2: every delivery here is a first attempt. */
+	if (r.dup != 0)
+		fail("%s msg #%zu on %s: DUP set on a first delivery", c->id, i,
+		    t);
 }
 
 /* Messages from..from+n-1 of c are "seq <k>" on t at qos, k = 0..n-1. */
@@ -736,7 +755,7 @@ case_connect_v311(void)
 	/* ... and MQTT-3.1.2-6: the old session is gone. */
 	if (connect_once(id, 0) != 0)
 		fail("persistent after clean: session present 1 "
-		    "(MQTT-3.1.2-6)");
+		     "(MQTT-3.1.2-6)");
 	connect_once(id, 1);
 }
 
@@ -763,7 +782,8 @@ case_connect_v31_long_id(void)
 	char id[64];
 	struct client *c;
 
-	snprintf(id, sizeof(id), "p%d-a-3.1-client-id-longer-than-23", (int)getpid());
+	snprintf(id, sizeof(id), "p%d-a-3.1-client-id-longer-than-23",
+	    (int)getpid());
 	c = client_new_id(id);
 	client_connect_v(c, MQTTVERSION_3_1, 1);
 	client_close(c);
@@ -821,7 +841,7 @@ pubsub(int q, int n)
 		sub[s] = client_new("sub");
 	bulk = client_new("bulk");
 	{
-		struct client *v[] = { pub, sub[0], sub[1], sub[2], bulk };
+		struct client *v[] = {pub, sub[0], sub[1], sub[2], bulk};
 
 		connect_all(v, 5);
 	}
@@ -866,8 +886,9 @@ static void
 case_wildcards(void)
 {
 	struct client *pub = client_new("pub"), *plus = client_new("plus"),
-	    *hash = client_new("hash"), *all = client_new("all"),
-	    *first = client_new("first"), *dollar = client_new("dollar");
+	              *hash = client_new("hash"), *all = client_new("all"),
+	              *first = client_new("first"),
+	              *dollar = client_new("dollar");
 	char bc[128], bxc[128], w[128], mark[128], f[128], pw[64], dw[64];
 	char df[64];
 
@@ -879,7 +900,7 @@ case_wildcards(void)
 	snprintf(dw, sizeof(dw), "$p%d/w", (int)getpid());
 	snprintf(df, sizeof(df), "$p%d/#", (int)getpid());
 	{
-		struct client *v[] = { pub, plus, hash, all, first, dollar };
+		struct client *v[] = {pub, plus, hash, all, first, dollar};
 
 		connect_all(v, 6);
 	}
@@ -901,11 +922,11 @@ case_wildcards(void)
 	client_publish_str(pub, mark, "end", 1, 0);
 	client_flush(pub);
 	{
-		const char *e_plus[] = { bc, mark };
-		const char *e_hash[] = { bc, bxc, w, mark };
-		const char *e_all[] = { bc, bxc, w, pw, mark };
-		const char *e_first[] = { pw, mark };
-		const char *e_dollar[] = { dw, mark };
+		const char *e_plus[] = {bc, mark};
+		const char *e_hash[] = {bc, bxc, w, mark};
+		const char *e_all[] = {bc, bxc, w, pw, mark};
+		const char *e_first[] = {pw, mark};
+		const char *e_dollar[] = {dw, mark};
 
 		rx_expect_only(plus, e_plus, 2);
 		/* "#" also matches the parent level ("w/#" matches "w"). */
@@ -928,7 +949,7 @@ case_retained(void)
 {
 	struct client *pub = client_new("pub"), *live = client_new("live");
 	struct client *late = client_new("late"), *after = client_new("after");
-	struct client *v[] = { pub, live, late, after };
+	struct client *v[] = {pub, live, late, after};
 	char t[128], ctl[128];
 
 	topic(t, sizeof(t), "ret");
@@ -965,7 +986,7 @@ case_retained(void)
 	client_publish_str(after, ctl, "marker", 1, 0);
 	client_flush(after);
 	{
-		const char *e_after[] = { ctl };
+		const char *e_after[] = {ctl};
 
 		rx_expect_only(after, e_after, 1);
 	}
@@ -1016,7 +1037,7 @@ case_persistent_session(void)
 		}
 	}
 	client_close(p);
-	connect_once(id, 1);	/* drop the session */
+	connect_once(id, 1); /* drop the session */
 }
 
 /*
@@ -1109,7 +1130,7 @@ case_will(void)
 	client_publish_str(pub, mark, "marker", 1, 0);
 	client_flush(pub);
 	{
-		const char *e_sub[] = { t, mark };
+		const char *e_sub[] = {t, mark};
 
 		rx_expect_only(sub, e_sub, 2);
 	}
@@ -1134,7 +1155,7 @@ case_takeover(void)
 	client_flush(b);
 	rx_wait(b, 1);
 	rx_expect(b, 0, t, "still here", 1, 0);
-	if (b->lost)
+	if (client_lost(b))
 		fail("second connection lost too");
 	client_free(a);
 	client_close(b);
@@ -1149,7 +1170,7 @@ case_unsubscribe(void)
 	topic(t, sizeof(t), "unsub");
 	topic(mark, sizeof(mark), "unsub-mark");
 	{
-		struct client *v[] = { sub, pub };
+		struct client *v[] = {sub, pub};
 
 		connect_all(v, 2);
 	}
@@ -1164,7 +1185,7 @@ case_unsubscribe(void)
 	client_publish_str(pub, mark, "marker", 1, 0);
 	client_flush(pub);
 	{
-		const char *e_sub[] = { t, mark };
+		const char *e_sub[] = {t, mark};
 
 		rx_expect_only(sub, e_sub, 2);
 	}
@@ -1185,7 +1206,7 @@ case_large_payload(void)
 		p[i] = (unsigned char)((i * 2654435761u) >> 13);
 	topic(t, sizeof(t), "large");
 	{
-		struct client *v[] = { sub, pub };
+		struct client *v[] = {sub, pub};
 
 		connect_all(v, 2);
 	}
@@ -1244,8 +1265,8 @@ static void
 case_multi_subscribe(void)
 {
 	struct client *sub = client_new("sub"), *pub = client_new("pub");
-	char f[3][128], *fp[3] = { f[0], f[1], f[2] };
-	const int qos[3] = { 0, 1, 2 };
+	char f[3][128], *fp[3] = {f[0], f[1], f[2]};
+	const int qos[3] = {0, 1, 2};
 	const int *g;
 	int i;
 
@@ -1253,7 +1274,7 @@ case_multi_subscribe(void)
 	topic(f[1], sizeof(f[1]), "multi/1");
 	topic(f[2], sizeof(f[2]), "multi/2");
 	{
-		struct client *v[] = { sub, pub };
+		struct client *v[] = {sub, pub};
 
 		connect_all(v, 2);
 	}
@@ -1303,7 +1324,7 @@ static void
 publish_refused(const void *payload, size_t len, int retained)
 {
 	struct client *sub = client_new("sub"), *pub = client_new("pub");
-	struct client *p2 = client_new("pub2"), *v[] = { sub, pub, p2 };
+	struct client *p2 = client_new("pub2"), *v[] = {sub, pub, p2};
 	char t[128], mark[128];
 
 	topic(t, sizeof(t), "refused");
@@ -1318,7 +1339,7 @@ publish_refused(const void *payload, size_t len, int retained)
 	client_publish_str(p2, mark, "marker", 1, 0);
 	client_flush(p2);
 	{
-		const char *e_sub[] = { mark };
+		const char *e_sub[] = {mark};
 
 		rx_expect_only(sub, e_sub, 1);
 	}
@@ -1345,29 +1366,29 @@ case_retain_unavailable(void)
 }
 
 static const struct paho_case {
-	const char	*name;
-	void		(*run)(void);
+	const char *name;
+	void (*run)(void);
 } cases[] = {
-	{ "connect_v311", case_connect_v311 },
-	{ "connect_v31", case_connect_v31 },
-	{ "connect_v31_long_id", case_connect_v31_long_id },
-	{ "connect_empty_id", case_connect_empty_id },
-	{ "keepalive_limit", case_keepalive_limit },
-	{ "pubsub_qos0", case_pubsub_qos0 },
-	{ "pubsub_qos1", case_pubsub_qos1 },
-	{ "pubsub_qos2", case_pubsub_qos2 },
-	{ "wildcards", case_wildcards },
-	{ "retained", case_retained },
-	{ "persistent_session", case_persistent_session },
-	{ "will", case_will },
-	{ "takeover", case_takeover },
-	{ "unsubscribe", case_unsubscribe },
-	{ "large_payload", case_large_payload },
-	{ "many_clients", case_many_clients },
-	{ "multi_subscribe", case_multi_subscribe },
-	{ "bad_filter", case_bad_filter },
-	{ "size_limit", case_size_limit },
-	{ "retain_unavailable", case_retain_unavailable },
+    {"connect_v311", case_connect_v311},
+    {"connect_v31", case_connect_v31},
+    {"connect_v31_long_id", case_connect_v31_long_id},
+    {"connect_empty_id", case_connect_empty_id},
+    {"keepalive_limit", case_keepalive_limit},
+    {"pubsub_qos0", case_pubsub_qos0},
+    {"pubsub_qos1", case_pubsub_qos1},
+    {"pubsub_qos2", case_pubsub_qos2},
+    {"wildcards", case_wildcards},
+    {"retained", case_retained},
+    {"persistent_session", case_persistent_session},
+    {"will", case_will},
+    {"takeover", case_takeover},
+    {"unsubscribe", case_unsubscribe},
+    {"large_payload", case_large_payload},
+    {"many_clients", case_many_clients},
+    {"multi_subscribe", case_multi_subscribe},
+    {"bad_filter", case_bad_filter},
+    {"size_limit", case_size_limit},
+    {"retain_unavailable", case_retain_unavailable},
 };
 
 static void
