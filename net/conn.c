@@ -34,15 +34,27 @@ enum conn_state {
 	CONN_DEAD,	/* socket finished with; waiting on the reap list */
 };
 
+/* Input the adapter has not consumed yet; exists only while non-empty. */
+struct conn_in {
+	uint32_t len, cap;
+	uint32_t need;		/* adapter's hint: offer again at this length */
+	uint8_t data[];
+};
+
+/*
+ * Kept small on purpose: an idle connection is this struct and nothing
+ * else. One event serves reads and writes; its interest set is
+ * recomputed by conn_io_update() whenever state, pause or wblocked
+ * change (write interest only while the socket is full, which is rare).
+ */
 struct conn {
 	uint32_t magic;
+	int fd;
 	unsigned state : 2;
 	unsigned paused : 1;	/* adapter asked us to stop reading */
 	unsigned hiwat : 1;	/* output passed CONN_HIWAT: drained owed */
-	unsigned wblocked : 1;	/* socket full: wev pending */
-	int fd;
-	uint32_t in_len, in_cap;
-	uint32_t need;		/* adapter's hint for the remainder */
+	unsigned wblocked : 1;	/* socket full: waiting to be writable */
+	unsigned io : 2;	/* EV_READ | EV_WRITE the event is armed for */
 	struct server *srv;
 	struct listener *l;
 	void *p;		/* adapter state */
@@ -52,10 +64,9 @@ struct conn {
 	struct list link;	/* srv->conns */
 	struct list dirty;	/* srv->dirty */
 	struct list defer;	/* srv->resume or srv->reap */
-	uint8_t *in;		/* remainder, NULL when empty */
+	struct conn_in *in;	/* NULL when empty */
 	struct evbuffer *out;	/* NULL when empty */
-	struct event rev;
-	struct event wev;
+	struct event ev;
 	char peer[];		/* "ADDR:PORT" */
 };
 
@@ -72,6 +83,8 @@ static const struct {
 };
 
 static const struct proto_out conn_out;
+
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 
 /* A static reason for a socket errno (adapters keep the pointer). */
 static const char *
@@ -129,6 +142,50 @@ conn_list_take(struct list *dst, struct list *src)
 	list_init(src);
 }
 
+/* ---- the one event ---- */
+
+/* Time left before a closing connection stops trying to flush. */
+static struct timeval
+conn_linger_left(const struct conn *c)
+{
+	uint64_t now = clock_now_ms();
+	uint64_t left = c->linger_until > now ? c->linger_until - now : 0;
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	return tv;
+}
+
+/*
+ * Arm the event for what c wants now: reads while open and not paused,
+ * writes while the socket is full. A closing connection waiting to
+ * write is re-armed every time, with the time left of its linger.
+ */
+static void
+conn_io_update(struct conn *c)
+{
+	unsigned want = 0;
+	bool linger = c->state == CONN_CLOSING && c->wblocked;
+	struct timeval tv;
+
+	if (conn_is_reading(c))
+		want |= EV_READ;
+	if (c->wblocked)
+		want |= EV_WRITE;
+	if (want == c->io && !linger)
+		return;
+	if (c->io != 0)
+		event_del(&c->ev);
+	c->io = want & (EV_READ | EV_WRITE);
+	if (want == 0)
+		return;
+	event_assign(&c->ev, c->srv->base, c->fd, (short)(want | EV_PERSIST),
+	    conn_io_cb, c);
+	tv = conn_linger_left(c);
+	event_add(&c->ev, linger ? &tv : NULL);
+}
+
 /* ---- the close path ---- */
 
 /* Queue c for proto->close and free, after the current callbacks. */
@@ -136,6 +193,7 @@ static void
 conn_reap_later(struct conn *c)
 {
 	c->state = CONN_DEAD;
+	conn_io_update(c);
 	list_del(&c->dirty);
 	list_del(&c->defer);
 	list_add_tail(&c->srv->reap, &c->defer);
@@ -147,7 +205,6 @@ conn_in_free(struct conn *c)
 {
 	free(c->in);
 	c->in = NULL;
-	c->in_len = c->in_cap = 0;
 }
 
 static void
@@ -158,7 +215,10 @@ conn_out_free(struct conn *c)
 	c->out = NULL;
 }
 
-/* The socket is finished (peer gone, error, or flush timed out). */
+/*
+ * The socket is finished (peer gone, error, or linger over): drop the
+ * output. Input stays until the reap: an adapter may be parsing it.
+ */
 static void
 conn_abort(struct conn *c, const char *reason)
 {
@@ -166,31 +226,9 @@ conn_abort(struct conn *c, const char *reason)
 		return;
 	if (c->state == CONN_OPEN)
 		c->reason = reason;
-	event_del(&c->rev);
-	event_del(&c->wev);
 	c->wblocked = 0;
 	conn_out_free(c);
-	conn_in_free(c);
 	conn_reap_later(c);
-}
-
-/* Wait for the socket to take more; a closing one waits until its linger. */
-static void
-conn_wait_writable(struct conn *c)
-{
-	struct timeval tv;
-	uint64_t now, left;
-
-	c->wblocked = 1;
-	if (c->state != CONN_CLOSING) {
-		event_add(&c->wev, NULL);
-		return;
-	}
-	now = clock_now_ms();
-	left = c->linger_until > now ? c->linger_until - now : 0;
-	tv.tv_sec = (time_t)(left / 1000);
-	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
-	event_add(&c->wev, &tv);
 }
 
 static void
@@ -210,18 +248,14 @@ conn_close(struct conn *c, const char *reason)
 		return;
 	c->state = CONN_CLOSING;
 	c->reason = reason;
-	event_del(&c->rev);
 	list_del(&c->defer);
-	/* c->in stays: the adapter may be parsing it right now. */
 	if (conn_pending(c) == 0) {
 		conn_reap_later(c);
 		return;
 	}
 	c->linger_until = clock_now_ms() + CONN_LINGER_MS;
-	if (c->wblocked)
-		conn_wait_writable(c);
-	else
-		conn_mark_dirty(c);
+	conn_io_update(c);
+	conn_mark_dirty(c);
 }
 
 void
@@ -234,8 +268,7 @@ conn_close_all(struct server *srv, const char *reason)
 static void
 conn_free(struct conn *c)
 {
-	event_del(&c->rev);
-	event_del(&c->wev);
+	ASSERT(c->io == 0); /* conn_reap_later() disarmed it */
 	close(c->fd);
 	conn_out_free(c);
 	conn_in_free(c);
@@ -262,22 +295,22 @@ conn_reap(struct conn *c)
 
 /*
  * Offer data to the adapter until it stops consuming, pauses or closes.
- * Returns the bytes consumed; leaves the need hint for the rest in c.
+ * Returns the bytes consumed; *need is the hint for the rest.
  */
 static size_t
-conn_consume(struct conn *c, const uint8_t *data, size_t len)
+conn_consume(struct conn *c, const uint8_t *data, size_t len, size_t *need)
 {
 	uint64_t now = clock_now_ms();
-	size_t off = 0, n, need = 0;
+	size_t off = 0, n;
 
+	*need = 0;
 	while (off < len && conn_is_reading(c)) {
-		n = c->l->ops->input(c->p, data + off, len - off, &need, now);
+		n = c->l->ops->input(c->p, data + off, len - off, need, now);
 		ASSERT(n <= len - off);
 		if (n == 0)
 			break;
 		off += n;
 	}
-	c->need = off < len ? (uint32_t)MIN(need, UINT32_MAX) : 0;
 	return off;
 }
 
@@ -288,37 +321,43 @@ conn_consume(struct conn *c, const uint8_t *data, size_t len)
  * further, so a peer announcing a huge frame gets no memory for free.
  */
 static void
-conn_in_append(struct conn *c, const uint8_t *data, size_t len)
+conn_in_append(struct conn *c, const uint8_t *data, size_t len, size_t need)
 {
-	size_t want = (size_t)c->in_len + len, cap;
+	struct conn_in *in = c->in;
+	size_t have = in != NULL ? in->len : 0;
+	size_t cap = in != NULL ? in->cap : 0, want = have + len;
 
 	ASSERT(want < UINT32_MAX);
-	if (want > c->in_cap) {
-		cap = MAX(want, (size_t)c->in_cap * 2);
-		cap = MAX(cap, MIN((size_t)c->need, want + SERVER_SCRATCH));
+	if (want > cap) {
+		cap = MAX(want, cap * 2);
+		cap = MAX(cap, MIN(need, want + SERVER_SCRATCH));
 		cap = MAX(cap, CONN_IN_MIN);
-		c->in = xrealloc(c->in, cap);
-		c->in_cap = (uint32_t)cap;
+		in = xrealloc(in, sizeof(*in) + cap);
+		in->len = (uint32_t)have;
+		in->cap = (uint32_t)cap;
+		c->in = in;
 	}
-	memcpy(c->in + c->in_len, data, len);
-	c->in_len = (uint32_t)want;
+	memcpy(in->data + have, data, len);
+	in->len = (uint32_t)want;
+	in->need = (uint32_t)MIN(need, UINT32_MAX);
 }
 
 /* Drop used bytes from the front; an emptied remainder is freed. */
 static void
-conn_in_shift(struct conn *c, size_t used)
+conn_in_shift(struct conn *c, size_t used, size_t need)
 {
-	if (c->in == NULL)
-		return;
-	if (used >= c->in_len) {
+	struct conn_in *in = c->in;
+
+	if (used >= in->len) {
 		conn_in_free(c);
 		return;
 	}
-	c->in_len -= (uint32_t)used;
-	memmove(c->in, c->in + used, c->in_len);
-	if (c->in_cap > 4 * CONN_IN_MIN && c->in_len < c->in_cap / 4) {
-		c->in_cap = MAX(c->in_len, CONN_IN_MIN);
-		c->in = xrealloc(c->in, c->in_cap);
+	in->len -= (uint32_t)used;
+	in->need = (uint32_t)MIN(need, UINT32_MAX);
+	memmove(in->data, in->data + used, in->len);
+	if (in->cap > 4 * CONN_IN_MIN && in->len < in->cap / 4) {
+		in->cap = MAX(in->len, CONN_IN_MIN);
+		c->in = xrealloc(in, sizeof(*in) + in->cap);
 	}
 }
 
@@ -326,35 +365,38 @@ conn_in_shift(struct conn *c, size_t used)
 static void
 conn_consume_buffered(struct conn *c)
 {
-	if (c->in_len == 0 || c->in_len < c->need || !conn_is_reading(c))
+	struct conn_in *in = c->in;
+	size_t used, need;
+
+	if (in == NULL || in->len < in->need || !conn_is_reading(c))
 		return;
-	conn_in_shift(c, conn_consume(c, c->in, c->in_len));
+	used = conn_consume(c, in->data, in->len, &need);
+	conn_in_shift(c, used, need);
 }
 
 static void
 conn_feed(struct conn *c, const uint8_t *data, size_t len)
 {
-	size_t used;
+	size_t used, need;
 
-	if (c->in_len > 0) {
-		conn_in_append(c, data, len);
+	if (c->in != NULL) {
+		conn_in_append(c, data, len, c->in->need);
 		conn_consume_buffered(c);
 		return;
 	}
-	used = conn_consume(c, data, len);
+	used = conn_consume(c, data, len, &need);
 	if (used < len && c->state == CONN_OPEN)
-		conn_in_append(c, data + used, len - used);
+		conn_in_append(c, data + used, len - used, need);
 }
 
 static void
-conn_read_cb(evutil_socket_t fd, short what UNUSED, void *arg)
+conn_read(struct conn *c)
 {
-	struct conn *c = arg;
 	uint8_t *buf = c->srv->scratch;
 	ssize_t n;
 
 	for (int i = 0; i < CONN_READS_PER_TURN && conn_is_reading(c); i++) {
-		n = read(fd, buf, SERVER_SCRATCH);
+		n = read(c->fd, buf, SERVER_SCRATCH);
 		if (n > 0) {
 			conn_feed(c, buf, (size_t)n);
 			if (n < SERVER_SCRATCH)
@@ -380,11 +422,14 @@ conn_after_flush(struct conn *c)
 	size_t left = conn_pending(c);
 
 	if (left > 0) {
-		conn_wait_writable(c);
+		c->wblocked = 1;
+		conn_io_update(c);
 	} else {
 		conn_out_free(c);
 		if (c->state == CONN_CLOSING)
 			conn_reap_later(c);
+		else
+			conn_io_update(c);
 	}
 	if (c->hiwat && left < CONN_LOWAT && c->state == CONN_OPEN) {
 		c->hiwat = 0;
@@ -430,18 +475,21 @@ conn_flush_dirty(struct server *srv)
 		server_kick(srv);
 }
 
+/* Writable first (it frees buffer space), then readable. */
 static void
-conn_write_cb(evutil_socket_t fd UNUSED, short what, void *arg)
+conn_io_cb(evutil_socket_t fd UNUSED, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	c->wblocked = 0;
 	if (what & EV_TIMEOUT) {
 		conn_log(c, LOG_LEVEL_DEBUG, "gave up flushing output", NULL);
 		conn_abort(c, NULL);
 		return;
 	}
-	conn_flush(c);
+	if ((what & EV_WRITE) && c->wblocked)
+		conn_flush(c);
+	if ((what & EV_READ) && conn_is_reading(c))
+		conn_read(c);
 }
 
 static struct evbuffer *
@@ -513,12 +561,8 @@ conn_out_pause(void *io, bool paused)
 		return;
 	c->paused = paused;
 	list_del(&c->defer);
-	if (paused) {
-		event_del(&c->rev);
-		return;
-	}
-	event_add(&c->rev, NULL);
-	if (c->in_len > 0) {
+	conn_io_update(c);
+	if (!paused && c->in != NULL) {
 		list_add_tail(&c->srv->resume, &c->defer);
 		server_kick(c->srv);
 	}
@@ -588,9 +632,6 @@ conn_new(struct listener *l, int fd, const char *peer)
 	list_init(&c->dirty);
 	list_init(&c->defer);
 	list_add_tail(&srv->conns, &c->link);
-	event_assign(&c->rev, srv->base, fd, EV_READ | EV_PERSIST,
-	    conn_read_cb, c);
-	event_assign(&c->wev, srv->base, fd, EV_WRITE, conn_write_cb, c);
 	return c;
 }
 
@@ -610,8 +651,8 @@ conn_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	b->stats.connections_total++;
 	b->stats.connections_current++;
 	conn_log(c, LOG_LEVEL_DEBUG, "accepted", NULL);
-	/* Read events first: open() may already pause or close. */
-	event_add(&c->rev, NULL);
+	/* Arm reads first: open() may already pause or close. */
+	conn_io_update(c);
 	c->p = l->ops->open(b, &conn_out, c, c->peer, clock_now_ms());
 	ASSERT(c->p != NULL);
 }

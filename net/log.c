@@ -2,25 +2,32 @@
 #include "net/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOG_DEFAULT_MASK \
 	(CONFIG_LOG_ERROR | CONFIG_LOG_WARNING | CONFIG_LOG_NOTICE | \
 	    CONFIG_LOG_INFORMATION)
 
-/* A longer message is cut; one line must never need an allocation. */
+/*
+ * A longer message is cut; one line must never need an allocation, and
+ * staying under PIPE_BUF makes each line one atomic pipe write.
+ */
 #define LOG_LINE_MAX 2048
 
 static struct {
 	unsigned mask;
-	FILE *out;	/* NULL = stderr (resolved late: stderr is not const) */
-	FILE *file;	/* owned when log_dest is file */
+	int fd;
+	bool own_fd;		/* fd was opened here: close it */
 	bool none;
-} log_state = { .mask = LOG_DEFAULT_MASK };
+	uint64_t dropped;	/* lines lost while the pipe was full */
+} log_state = { .mask = LOG_DEFAULT_MASK, .fd = STDERR_FILENO };
 
 static const char *
 log_level_name(enum log_level level)
@@ -43,33 +50,71 @@ log_level_name(enum log_level level)
 void
 log_close(void)
 {
-	if (log_state.file != NULL)
-		fclose(log_state.file);
-	log_state.file = NULL;
-	log_state.out = NULL;
+	if (log_state.own_fd)
+		close(log_state.fd);
+	log_state.fd = STDERR_FILENO;
+	log_state.own_fd = false;
 	log_state.none = false;
 	log_state.mask = LOG_DEFAULT_MASK;
+}
+
+/*
+ * A reader that stops draining our stderr pipe must not stall the
+ * broker: write through a non-blocking descriptor of our own and count
+ * what is dropped. The pipe is reopened rather than switched with
+ * fcntl, because O_NONBLOCK on the inherited description would leak
+ * into every other process sharing it. Terminals and files block.
+ */
+static int
+log_open_stream(int fd, bool *own)
+{
+	char path[32];
+	struct stat st;
+	int nfd;
+
+	*own = false;
+	if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))
+		return fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (nfd < 0)
+		return fd;
+	*own = true;
+	return nfd;
+}
+
+static int
+log_open_dest(const struct config *c, bool *own)
+{
+	*own = false;
+	switch (c->log_dest) {
+	case CONFIG_LOG_DEST_FILE:
+		*own = true;
+		return open(c->log_file, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC, 0644);
+	case CONFIG_LOG_DEST_STDOUT:
+		return log_open_stream(STDOUT_FILENO, own);
+	case CONFIG_LOG_DEST_NONE:
+		return STDERR_FILENO;
+	case CONFIG_LOG_DEST_STDERR:
+		break;
+	}
+	return log_open_stream(STDERR_FILENO, own);
 }
 
 int
 log_configure(const struct config *c)
 {
-	FILE *f = NULL;
+	bool own;
+	int fd = log_open_dest(c, &own);
 
-	if (c->log_dest == CONFIG_LOG_DEST_FILE) {
-		f = fopen(c->log_file, "ae");
-		if (f == NULL)
-			return -1;
-		setvbuf(f, NULL, _IOLBF, 0);
-	}
+	if (fd < 0)
+		return -1;
 	log_close();
 	log_state.mask = c->log_type;
-	log_state.file = f;
+	log_state.fd = fd;
+	log_state.own_fd = own;
 	log_state.none = c->log_dest == CONFIG_LOG_DEST_NONE;
-	if (c->log_dest == CONFIG_LOG_DEST_STDOUT)
-		log_state.out = stdout;
-	else if (f != NULL)
-		log_state.out = f;
 	return 0;
 }
 
@@ -95,13 +140,35 @@ log_stamp(char *buf, size_t cap)
 	return n;
 }
 
+/* Returns false when the destination would block. */
+static bool
+log_write(const char *line, size_t n)
+{
+	return write(log_state.fd, line, n) >= 0 || errno != EAGAIN;
+}
+
+/* Before the next line, say how many were lost; false if still blocked. */
+static bool
+log_report_dropped(void)
+{
+	char line[128];
+	size_t n = log_stamp(line, sizeof(line));
+
+	n += (size_t)snprintf(line + n, sizeof(line) - n,
+	    "warning: log output blocked: %llu line(s) dropped\n",
+	    (unsigned long long)log_state.dropped);
+	if (!log_write(line, MIN(n, sizeof(line) - 1)))
+		return false;
+	log_state.dropped = 0;
+	return true;
+}
+
 /* Format one whole line, then write it in one call so lines never mix. */
 static void PRINTF(3, 0)
 log_vline(enum log_level level, const char *prefix, const char *fmt,
     va_list ap)
 {
 	char line[LOG_LINE_MAX];
-	FILE *out = log_state.out != NULL ? log_state.out : stderr;
 	size_t n;
 	int r;
 
@@ -113,8 +180,10 @@ log_vline(enum log_level level, const char *prefix, const char *fmt,
 		r = 0;
 	n = MIN(n + (size_t)r, sizeof(line) - 2);
 	line[n++] = '\n';
-	fwrite(line, 1, n, out);
-	fflush(out);
+	if (log_state.dropped > 0 && !log_report_dropped())
+		log_state.dropped++;
+	else if (!log_write(line, n))
+		log_state.dropped++;
 }
 
 void
@@ -172,7 +241,7 @@ fatal(const char *fmt, ...)
 	/* A fatal error is never silent: with error lines off, use stderr. */
 	if (!log_is_enabled(LOG_LEVEL_ERROR)) {
 		log_state.none = false;
-		log_state.out = stderr;
+		log_state.fd = STDERR_FILENO;
 		log_state.mask |= CONFIG_LOG_ERROR;
 	}
 	va_start(ap, fmt);

@@ -9,8 +9,11 @@
  * Owns the process-wide log destination (the one piece of global state
  * outside struct broker: logging is per process, not per loop). Until
  * log_configure() is called, the config defaults apply (error, warning,
- * notice and information to stderr). Only net/ logs: pure code reports
- * through return values and the boundary logs once.
+ * notice and information to stderr). When stderr or stdout is a pipe,
+ * lines are written without blocking: a reader that stops draining it
+ * loses lines (counted, and reported once it drains) instead of
+ * stalling the broker. Only net/ logs: pure code reports through return
+ * values and the boundary logs once.
  */
 #ifndef JUNCTION_LOG_H
 #define JUNCTION_LOG_H

@@ -9,6 +9,22 @@
 #include "net/listener.h"
 #include "net/log.h"
 
+/* libevent's own complaints go to our log, not straight to stderr. */
+static void
+server_event_log(int severity, const char *msg)
+{
+	static const enum log_level levels[] = {
+		[EVENT_LOG_DEBUG] = LOG_LEVEL_DEBUG,
+		[EVENT_LOG_MSG] = LOG_LEVEL_INFO,
+		[EVENT_LOG_WARN] = LOG_LEVEL_WARN,
+		[EVENT_LOG_ERR] = LOG_LEVEL_ERROR,
+	};
+
+	if (severity < 0 || (size_t)severity >= ARRAY_LEN(levels))
+		severity = EVENT_LOG_ERR;
+	log_msg(levels[severity], "libevent: %s", msg);
+}
+
 static void
 server_kick_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
@@ -57,6 +73,7 @@ server_new(struct broker *b, const struct config *conf, const char *fname)
 {
 	struct server *srv = xcalloc(1, sizeof(*srv));
 
+	event_set_log_callback(server_event_log);
 	srv->base = event_base_new();
 	if (srv->base == NULL)
 		fatal("cannot create the event loop");
