@@ -29,15 +29,15 @@
 #define CONN_IN_MIN 256
 
 enum conn_state {
-	CONN_OPEN,	/* reading and writing */
-	CONN_CLOSING,	/* not reading; flushing output, then reaped */
-	CONN_DEAD,	/* socket finished with; waiting on the reap list */
+	CONN_OPEN, /* reading and writing */
+	CONN_CLOSING, /* not reading; flushing output, then reaped */
+	CONN_DEAD, /* socket finished with; waiting on the reap list */
 };
 
 /* Input the adapter has not consumed yet; exists only while non-empty. */
 struct conn_in {
 	uint32_t len, cap;
-	uint32_t need;		/* adapter's hint: offer again at this length */
+	uint32_t need; /* adapter's hint: offer again at this length */
 	uint8_t data[];
 };
 
@@ -51,35 +51,35 @@ struct conn {
 	uint32_t magic;
 	int fd;
 	unsigned state : 2;
-	unsigned paused : 1;	/* adapter asked us to stop reading */
-	unsigned hiwat : 1;	/* output passed CONN_HIWAT: drained owed */
-	unsigned wblocked : 1;	/* socket full: waiting to be writable */
-	unsigned io : 2;	/* EV_READ | EV_WRITE the event is armed for */
+	unsigned paused : 1; /* adapter asked us to stop reading */
+	unsigned hiwat : 1; /* output passed CONN_HIWAT: drained owed */
+	unsigned wblocked : 1; /* socket full: waiting to be writable */
+	unsigned io : 2; /* EV_READ | EV_WRITE the event is armed for */
 	struct server *srv;
 	struct listener *l;
-	void *p;		/* adapter state */
-	const char *reason;	/* why it closed; first one wins */
+	void *p; /* adapter state */
+	const char *reason; /* why it closed; first one wins */
 	uint64_t id;
-	uint64_t linger_until;	/* CLOSING: give up flushing at this ms */
-	struct list link;	/* srv->conns */
-	struct list dirty;	/* srv->dirty */
-	struct list defer;	/* srv->resume or srv->reap */
-	struct conn_in *in;	/* NULL when empty */
-	struct evbuffer *out;	/* NULL when empty */
+	uint64_t linger_until; /* CLOSING: give up flushing at this ms */
+	struct list link; /* srv->conns */
+	struct list dirty; /* srv->dirty */
+	struct list defer; /* srv->resume or srv->reap */
+	struct conn_in *in; /* NULL when empty */
+	struct evbuffer *out; /* NULL when empty */
 	struct event ev;
-	char peer[];		/* "ADDR:PORT" */
+	char peer[]; /* "ADDR:PORT" */
 };
 
 static const struct {
 	int err;
 	const char *reason;
 } conn_errors[] = {
-	{ ECONNRESET, "connection reset by peer" },
-	{ EPIPE, "socket error: broken pipe" },
-	{ ETIMEDOUT, "socket error: connection timed out" },
-	{ EHOSTUNREACH, "socket error: no route to host" },
-	{ ENETUNREACH, "socket error: network is unreachable" },
-	{ ENOBUFS, "socket error: no buffer space available" },
+    {ECONNRESET, "connection reset by peer"},
+    {EPIPE, "socket error: broken pipe"},
+    {ETIMEDOUT, "socket error: connection timed out"},
+    {EHOSTUNREACH, "socket error: no route to host"},
+    {ENETUNREACH, "socket error: network is unreachable"},
+    {ENOBUFS, "socket error: no buffer space available"},
 };
 
 static const struct proto_out conn_out;
@@ -110,8 +110,8 @@ conn_log(const struct conn *c, enum log_level level, const char *msg,
     const char *detail)
 {
 	if (detail != NULL)
-		log_conn(level, c->id, c->l->ops->name, c->peer, "%s: %s",
-		    msg, detail);
+		log_conn(level, c->id, c->l->ops->name, c->peer, "%s: %s", msg,
+		    detail);
 	else
 		log_conn(level, c->id, c->l->ops->name, c->peer, "%s", msg);
 }
@@ -262,7 +262,7 @@ void
 conn_close_all(struct server *srv, const char *reason)
 {
 	LIST_FOREACH(it, &srv->conns)
-		conn_close(CONTAINER_OF(it, struct conn, link), reason);
+	conn_close(CONTAINER_OF(it, struct conn, link), reason);
 }
 
 static void
@@ -575,11 +575,11 @@ conn_out_close(void *io, const char *reason)
 }
 
 static const struct proto_out conn_out = {
-	.write = conn_out_write,
-	.write_msg = conn_out_write_msg,
-	.pending = conn_out_pending,
-	.pause = conn_out_pause,
-	.close = conn_out_close,
+    .write = conn_out_write,
+    .write_msg = conn_out_write_msg,
+    .pending = conn_out_pending,
+    .pause = conn_out_pause,
+    .close = conn_out_close,
 };
 
 /* ---- loop hooks ---- */
@@ -606,7 +606,8 @@ conn_tick_all(struct server *srv, uint64_t now_ms)
 	struct conn *c;
 
 	/* Safe: nothing frees a connection outside conn_run_deferred. */
-	LIST_FOREACH(it, &srv->conns) {
+	LIST_FOREACH(it, &srv->conns)
+	{
 		c = CONTAINER_OF(it, struct conn, link);
 		if (c->state == CONN_OPEN)
 			c->l->ops->tick(c->p, now_ms);

@@ -26,8 +26,8 @@ static const struct {
 	const char *name;
 	const struct proto_ops *ops;
 } listener_protos[] = {
-	[CONFIG_PROTO_MQTT] = { "mqtt", &mqtt_proto_ops },
-	[CONFIG_PROTO_STOMP] = { "stomp", NULL },
+    [CONFIG_PROTO_MQTT] = {"mqtt", &mqtt_proto_ops},
+    [CONFIG_PROTO_STOMP] = {"stomp", NULL},
 };
 
 static const struct proto_ops *
@@ -47,8 +47,8 @@ listener_proto_name(enum config_proto p)
 }
 
 int
-listener_check(const struct config *c, const char *fname, char *err,
-    size_t errlen)
+listener_check(
+    const struct config *c, const char *fname, char *err, size_t errlen)
 {
 	const struct config_listener *cl;
 
@@ -77,8 +77,9 @@ listener_refuse(struct listener *l, int fd)
 	if (now - l->warned_ms < LISTENER_RETRY_MS)
 		return;
 	log_warn("%s:%d: listener %s: max_connections %u reached; refused %u "
-		 "connection(s)", l->srv->conf_file, l->cl->line, l->name,
-	    l->cl->max_connections, l->refused);
+	         "connection(s)",
+	    l->srv->conf_file, l->cl->line, l->name, l->cl->max_connections,
+	    l->refused);
 	l->warned_ms = now;
 	l->refused = 0;
 }
@@ -87,7 +88,7 @@ listener_refuse(struct listener *l, int fd)
 static void
 listener_backoff(struct listener *l, int err)
 {
-	struct timeval tv = { LISTENER_RETRY_MS / 1000, 0 };
+	struct timeval tv = {LISTENER_RETRY_MS / 1000, 0};
 
 	log_error("listener %s: accept: %s; pausing accepts for %d ms", l->name,
 	    strerror(err), LISTENER_RETRY_MS);
@@ -143,7 +144,8 @@ listener_accept_cb(evutil_socket_t lfd, short what UNUSED, void *arg)
 				return;
 			continue;
 		}
-		if (l->cl->max_connections && l->nconns >= l->cl->max_connections)
+		if (l->cl->max_connections &&
+		    l->nconns >= l->cl->max_connections)
 			listener_refuse(l, fd);
 		else
 			conn_accept(l, fd, (struct sockaddr *)&ss);
@@ -158,8 +160,8 @@ listener_bind(const struct addrinfo *ai)
 {
 	int fd, one = 1, err;
 
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd = socket(
+	    ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -178,8 +180,8 @@ static int
 listener_open(const struct server *srv, const struct config_listener *cl)
 {
 	const char *host = cl->address[0] != '\0' ? cl->address : "0.0.0.0";
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res;
 	char port[8];
 	int fd, rc;

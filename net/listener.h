@@ -26,31 +26,31 @@ struct server;
 
 struct listener {
 	struct server *srv;
-	const struct config_listener *cl;	/* borrowed from the config */
+	const struct config_listener *cl; /* borrowed from the config */
 	const struct proto_ops *ops;
-	int fd;				/* -1 once stopped */
-	uint32_t nconns;		/* live connections accepted here */
-	uint32_t refused;		/* over max_connections since last warning */
-	uint64_t warned_ms;		/* last max_connections warning */
+	int fd; /* -1 once stopped */
+	uint32_t nconns; /* live connections accepted here */
+	uint32_t refused; /* over max_connections since last warning */
+	uint64_t warned_ms; /* last max_connections warning */
 	struct event accept_ev;
-	struct event retry_ev;		/* resumes accepting after EMFILE */
-	char name[ADDR_TEXT_MAX];	/* the bound address, "127.0.0.1:1883" */
+	struct event retry_ev; /* resumes accepting after EMFILE */
+	char name[ADDR_TEXT_MAX]; /* the bound address, "127.0.0.1:1883" */
 };
 
 /*
  * Can this build serve every listener of c? Returns 0, or -1 with
  * "FILE:LINE: protocol stomp is not available in this build" in err.
  */
-int listener_check(const struct config *c, const char *fname, char *err,
-    size_t errlen) WUR;
+int listener_check(
+    const struct config *c, const char *fname, char *err, size_t errlen) WUR;
 
 /*
  * Bind and listen for cl (borrowed; must outlive the listener), logging
  * "listening on ADDR:PORT (PROTO)" at notice level. Returns NULL after
  * logging "FILE:LINE: ..." on failure.
  */
-struct listener *listener_new(struct server *srv,
-    const struct config_listener *cl) WUR;
+struct listener *listener_new(
+    struct server *srv, const struct config_listener *cl) WUR;
 
 /* Close the listening socket: no more accepts. Idempotent. */
 void listener_stop(struct listener *l);

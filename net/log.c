@@ -24,10 +24,10 @@
 static struct {
 	unsigned mask;
 	int fd;
-	bool own_fd;		/* fd was opened here: close it */
+	bool own_fd; /* fd was opened here: close it */
 	bool none;
-	uint64_t dropped;	/* lines lost while the pipe was full */
-} log_state = { .mask = LOG_DEFAULT_MASK, .fd = STDERR_FILENO };
+	uint64_t dropped; /* lines lost while the pipe was full */
+} log_state = {.mask = LOG_DEFAULT_MASK, .fd = STDERR_FILENO};
 
 static const char *
 log_level_name(enum log_level level)
@@ -90,8 +90,8 @@ log_open_dest(const struct config *c, bool *own)
 	switch (c->log_dest) {
 	case CONFIG_LOG_DEST_FILE:
 		*own = true;
-		return open(c->log_file, O_WRONLY | O_APPEND | O_CREAT |
-		    O_CLOEXEC, 0644);
+		return open(c->log_file,
+		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	case CONFIG_LOG_DEST_STDOUT:
 		return log_open_stream(STDOUT_FILENO, own);
 	case CONFIG_LOG_DEST_NONE:
@@ -135,8 +135,8 @@ log_stamp(char *buf, size_t cap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, cap - n, ".%03ldZ ",
-	    ts.tv_nsec / 1000000);
+	n += (size_t)snprintf(
+	    buf + n, cap - n, ".%03ldZ ", ts.tv_nsec / 1000000);
 	return n;
 }
 
@@ -164,9 +164,8 @@ log_report_dropped(void)
 }
 
 /* Format one whole line, then write it in one call so lines never mix. */
-static void PRINTF(3, 0)
-log_vline(enum log_level level, const char *prefix, const char *fmt,
-    va_list ap)
+static void PRINTF(3, 0) log_vline(
+    enum log_level level, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	size_t n;
@@ -218,16 +217,16 @@ LOG_DEFINE(log_info, LOG_LEVEL_INFO)
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
 
 void
-log_conn(enum log_level level, uint64_t id, const char *proto,
-    const char *peer, const char *fmt, ...)
+log_conn(enum log_level level, uint64_t id, const char *proto, const char *peer,
+    const char *fmt, ...)
 {
 	char prefix[128];
 	va_list ap;
 
 	if (!log_is_enabled(level))
 		return;
-	snprintf(prefix, sizeof(prefix), "c%llu %s %s: ",
-	    (unsigned long long)id, proto, peer);
+	snprintf(prefix, sizeof(prefix),
+	    "c%llu %s %s: ", (unsigned long long)id, proto, peer);
 	va_start(ap, fmt);
 	log_vline(level, prefix, fmt, ap);
 	va_end(ap);

@@ -153,7 +153,7 @@ main_run(const struct config *conf, const char *fname)
 
 	if (conf->persistence)
 		log_warn("persistence true: durable storage is not available "
-			 "yet; running in memory");
+		         "yet; running in memory");
 	store = store_mem_new();
 	b = broker_new(conf, store);
 	srv = server_new(b, conf, fname);
@@ -169,7 +169,7 @@ main_run(const struct config *conf, const char *fname)
 int
 main(int argc, char **argv)
 {
-	struct main_opts o = { 0 };
+	struct main_opts o = {0};
 	struct config conf;
 	int rc;
 
@@ -184,7 +184,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("junction %s starting", JUNCTION_VERSION);
 	rc = main_run(&conf, o.conf_file);
-	log_notice("%s", rc == 0 ? "junction stopped" : "junction failed to start");
+	log_notice(
+	    "%s", rc == 0 ? "junction stopped" : "junction failed to start");
 	log_close();
 	return rc;
 }

@@ -14,10 +14,10 @@ static void
 server_event_log(int severity, const char *msg)
 {
 	static const enum log_level levels[] = {
-		[EVENT_LOG_DEBUG] = LOG_LEVEL_DEBUG,
-		[EVENT_LOG_MSG] = LOG_LEVEL_INFO,
-		[EVENT_LOG_WARN] = LOG_LEVEL_WARN,
-		[EVENT_LOG_ERR] = LOG_LEVEL_ERROR,
+	    [EVENT_LOG_DEBUG] = LOG_LEVEL_DEBUG,
+	    [EVENT_LOG_MSG] = LOG_LEVEL_INFO,
+	    [EVENT_LOG_WARN] = LOG_LEVEL_WARN,
+	    [EVENT_LOG_ERR] = LOG_LEVEL_ERROR,
 	};
 
 	if (severity < 0 || (size_t)severity >= ARRAY_LEN(levels))
@@ -55,14 +55,14 @@ server_signal_cb(evutil_socket_t sig, short what UNUSED, void *arg)
 static void
 server_events_init(struct server *srv)
 {
-	struct timeval second = { 1, 0 };
+	struct timeval second = {1, 0};
 
 	event_assign(&srv->kick, srv->base, -1, 0, server_kick_cb, srv);
-	event_assign(&srv->tick, srv->base, -1, EV_PERSIST, server_tick_cb,
-	    srv);
+	event_assign(
+	    &srv->tick, srv->base, -1, EV_PERSIST, server_tick_cb, srv);
 	evsignal_assign(&srv->sigint, srv->base, SIGINT, server_signal_cb, srv);
-	evsignal_assign(&srv->sigterm, srv->base, SIGTERM, server_signal_cb,
-	    srv);
+	evsignal_assign(
+	    &srv->sigterm, srv->base, SIGTERM, server_signal_cb, srv);
 	event_add(&srv->tick, &second);
 	evsignal_add(&srv->sigint, NULL);
 	evsignal_add(&srv->sigterm, NULL);

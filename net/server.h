@@ -38,16 +38,16 @@ struct listener;
 
 struct server {
 	struct event_base *base;
-	struct broker *broker;		/* borrowed */
-	const struct config *conf;	/* borrowed */
-	const char *conf_file;		/* borrowed, for messages */
-	uint8_t *scratch;		/* SERVER_SCRATCH bytes */
+	struct broker *broker; /* borrowed */
+	const struct config *conf; /* borrowed */
+	const char *conf_file; /* borrowed, for messages */
+	uint8_t *scratch; /* SERVER_SCRATCH bytes */
 
 	struct list conns;
 	struct list dirty;
 	struct list resume;
 	struct list reap;
-	uint64_t next_id;		/* connection numbers, "c42" */
+	uint64_t next_id; /* connection numbers, "c42" */
 
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
@@ -56,12 +56,12 @@ struct server {
 	struct event tick;
 	struct event sigint;
 	struct event sigterm;
-	bool stopping;			/* shutdown began */
+	bool stopping; /* shutdown began */
 };
 
 /* Create the loop context for b; conf and fname must outlive it. */
-struct server *server_new(struct broker *b, const struct config *conf,
-    const char *fname);
+struct server *server_new(
+    struct broker *b, const struct config *conf, const char *fname);
 
 /*
  * Open every configured listener; each logs "listening on ADDR:PORT
