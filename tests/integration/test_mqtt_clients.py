@@ -1,7 +1,8 @@
 """Interop with a second, independent client: mosquitto_pub / mosquitto_sub
 (libmosquitto) against paho-mqtt, through the broker."""
-import select
+import queue
 import subprocess
+import threading
 import time
 
 import pytest
@@ -27,14 +28,25 @@ class Sub:
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         self.lines = []
+        # A thread reads the lines (select() on a buffered pipe would miss
+        # lines already pulled into Python's buffer).
+        self.q = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.q.put(line.decode(errors="replace").rstrip("\n"))
+        self.q.put(None)
 
     def readline(self, timeout=WAIT):
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        assert r, "mosquitto_sub said nothing; so far: %r" % self.lines
-        line = self.proc.stdout.readline().decode(errors="replace")
-        assert line, "mosquitto_sub ended: %r" % self.lines
-        self.lines.append(line.rstrip("\n"))
-        return self.lines[-1]
+        try:
+            line = self.q.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            raise AssertionError("mosquitto_sub said nothing; so far: %r"
+                                 % self.lines)
+        assert line is not None, "mosquitto_sub ended: %r" % self.lines
+        self.lines.append(line)
+        return line
 
     def wait_subscribed(self):
         deadline = time.monotonic() + WAIT
