@@ -1041,11 +1041,12 @@ case_persistent_session(void)
 }
 
 /*
- * Hidden mode "--will-child HOST PORT TOPIC": connect with a will, report
+ * Hidden mode "--will-child HOST PORT TOPIC RETAIN": connect with a will
+ * (QoS 1, retain flag RETAIN), report
  * on stdout, then die without DISCONNECT so the broker sees a bare EOF.
  */
 static int
-will_child(const char *t)
+will_child(const char *t, const char *retain)
 {
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	struct client *c = client_new("child");
@@ -1053,6 +1054,7 @@ will_child(const char *t)
 	will.topicName = t;
 	will.message = "child died";
 	will.qos = 1;
+	will.retained = strcmp(retain, "1") == 0;
 	if (client_try_connect(c, MQTTVERSION_3_1_1, 1, 60, &will) != 1)
 		fail("will child: connect refused: %d", c->conn_code);
 	printf("connected\n");
@@ -1061,7 +1063,7 @@ will_child(const char *t)
 }
 
 static void
-spawn_will_child(const char *host, const char *port, const char *t)
+spawn_will_child(const char *t, int retained)
 {
 	int fds[2], st;
 	pid_t pid;
@@ -1078,8 +1080,8 @@ spawn_will_child(const char *host, const char *port, const char *t)
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execl("/proc/self/exe", "paho_client", "--will-child", host,
-		    port, t, (char *)NULL);
+		execl("/proc/self/exe", "paho_client", "--will-child", g_host,
+		    g_port, t, retained ? "1" : "0", (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -1112,7 +1114,7 @@ case_will(void)
 	client_subscribe(sub, t, 2);
 	client_subscribe(sub, mark, 1);
 
-	spawn_will_child(g_host, g_port, t);
+	spawn_will_child(t, 0);
 	rx_wait(sub, 1);
 	rx_expect(sub, 0, t, "child died", 1, 0);
 
@@ -1138,6 +1140,29 @@ case_will(void)
 	client_close(sub);
 }
 
+/* A retained will: live delivery has retain 0, a later subscriber 1. */
+static void
+case_will_retained(void)
+{
+	struct client *sub = client_new("sub"), *late = client_new("late");
+	struct client *v[] = {sub, late};
+	char t[128];
+
+	topic(t, sizeof(t), "will-ret");
+	connect_all(v, 2);
+	client_subscribe(sub, t, 1);
+	spawn_will_child(t, 1);
+	rx_wait(sub, 1);
+	rx_expect(sub, 0, t, "child died", 1, 0);
+	client_subscribe(late, t, 1);
+	rx_wait(late, 1);
+	rx_expect(late, 0, t, "child died", 1, 1);
+	client_publish_str(late, t, "", 1, 1); /* leave no retained message */
+	client_flush(late);
+	client_close(late);
+	client_close(sub);
+}
+
 static void
 case_takeover(void)
 {
@@ -1159,6 +1184,71 @@ case_takeover(void)
 		fail("second connection lost too");
 	client_free(a);
 	client_close(b);
+}
+
+/* README: overlapping subscriptions give one copy at the highest QoS. */
+static void
+case_overlap(void)
+{
+	struct client *sub = client_new("sub"), *pub = client_new("pub");
+	struct client *v[] = {sub, pub};
+	char t[128], f[128], mark[128];
+	const char *e_sub[] = {t, mark};
+
+	topic(t, sizeof(t), "ov/a");
+	topic(mark, sizeof(mark), "ov-mark");
+	connect_all(v, 2);
+	client_subscribe(sub, topic(f, sizeof(f), "ov/#"), 0);
+	client_subscribe(sub, t, 2);
+	/*
+	 * Paho hands a QoS 2 message over at PUBREL, after a QoS 1 message
+	 * that followed it: the marker is QoS 2 too to keep the order.
+	 */
+	client_subscribe(sub, mark, 2);
+	client_publish_str(pub, t, "once", 2, 0);
+	client_publish_str(pub, mark, "marker", 2, 0);
+	client_flush(pub);
+	rx_expect_only(sub, e_sub, 2);
+	rx_expect(sub, 0, t, "once", 2, 0);
+	client_close(pub);
+	client_close(sub);
+}
+
+/*
+ * README: QoS 0 messages for an offline persistent session are dropped;
+ * the QoS 1 message published after it must be the first delivered.
+ */
+static void
+case_offline_qos0(void)
+{
+	struct client *p = client_new("off"), *pub = client_new("pub");
+	char t[128], id[128];
+	const char *e_p[] = {t, t};
+
+	topic(t, sizeof(t), "off");
+	snprintf(id, sizeof(id), "%s", p->id);
+	client_connect_start(pub, MQTTVERSION_3_1_1, 1, 60, NULL);
+	client_connect(p, 0);
+	client_subscribe(p, t, 1);
+	client_close(p);
+	WAIT_UNTIL(pub->conn != 0, "CONNACK for %s", pub->id);
+	if (pub->conn != 1)
+		fail("publisher refused: %d", pub->conn_code);
+	client_publish_str(pub, t, "qos0", 0, 0);
+	client_publish_str(pub, t, "qos1", 1, 0);
+	client_flush(pub);
+	p = client_new_id(id);
+	if (client_connect(p, 0) != 1)
+		fail("persistent reconnect: session present 0");
+	rx_wait(p, 1);
+	rx_expect(p, 0, t, "qos1", 1, 0);
+	client_publish_str(pub, t, "live", 1, 0);
+	client_flush(pub);
+	rx_expect_only(p, e_p, 2);
+	rx_expect(p, 1, t, "live", 1, 0);
+	client_close(pub);
+	client_close(p);
+	connect_once(id, 1); /* drop the session */
 }
 
 static void
@@ -1381,7 +1471,10 @@ static const struct paho_case {
     {"retained", case_retained},
     {"persistent_session", case_persistent_session},
     {"will", case_will},
+    {"will_retained", case_will_retained},
     {"takeover", case_takeover},
+    {"overlap", case_overlap},
+    {"offline_qos0", case_offline_qos0},
     {"unsubscribe", case_unsubscribe},
     {"large_payload", case_large_payload},
     {"many_clients", case_many_clients},
@@ -1423,10 +1516,10 @@ main(int argc, char **argv)
 			printf("%s\n", cases[i].name);
 		return 0;
 	}
-	if (argc == 5 && strcmp(argv[1], "--will-child") == 0) {
+	if (argc == 6 && strcmp(argv[1], "--will-child") == 0) {
 		g_case = "will-child";
 		setup(argv[2], argv[3]);
-		return will_child(argv[4]);
+		return will_child(argv[4], argv[5]);
 	}
 	if (argc != 4)
 		return usage();
