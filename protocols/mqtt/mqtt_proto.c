@@ -20,6 +20,8 @@
 #define MQTT_QOS0_HIGH_WATER (1024 * 1024)
 /* Header bytes encoded on the stack before falling back to the heap. */
 #define MQTT_HDR_STACK 512
+/* Topic, packet id and properties allowed beyond message_size_limit. */
+#define MQTT_HEADER_ALLOWANCE (65536 + 1024)
 /* Longest generated client id. */
 #define MQTT_GEN_ID_MAX 32
 
@@ -775,12 +777,21 @@ mqtt_packet_in(struct mqtt_conn *c, const uint8_t *buf, size_t len,
 	fn(c, &pkt, now_ms);
 }
 
-static uint32_t
+/*
+ * Largest packet accepted, judged from the fixed header before the body
+ * is buffered: max_packet_size, else the payload limit plus room for the
+ * topic, packet id and properties.
+ */
+static uint64_t
 mqtt_max_in(const struct mqtt_conn *c)
 {
-	uint32_t m = c->b->conf->max_packet_size;
+	const struct config *conf = c->b->conf;
 
-	return m ? m : MQTT_MAX_REMAINING + 5;
+	if (conf->max_packet_size)
+		return conf->max_packet_size;
+	if (conf->message_size_limit)
+		return (uint64_t)conf->message_size_limit + MQTT_HEADER_ALLOWANCE;
+	return MQTT_MAX_REMAINING + 5;
 }
 
 static size_t

@@ -34,6 +34,7 @@ class Broker:
         with open(self.conf, "w") as f:
             f.write(conf_text)
         self.log = []
+        self._buf = b""
         self.ports = {}
         self.proc = subprocess.Popen(
             [JUNCTION, "-c", self.conf],
@@ -46,18 +47,25 @@ class Broker:
         self.port = self.ports.get("mqtt") or next(iter(self.ports.values()))
 
     def _readline(self, deadline):
+        """One line of the broker's stderr. Reads the pipe with os.read
+        into our own buffer: select() cannot see lines already sitting in
+        a Python file object's buffer."""
         fd = self.proc.stderr.fileno()
-        while True:
+        while b"\n" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("broker did not start: " + "".join(self.log))
             r, _, _ = select.select([fd], [], [], left)
-            if r:
-                line = self.proc.stderr.readline().decode(errors="replace")
-                if not line:
-                    raise RuntimeError("broker exited: " + "".join(self.log))
-                self.log.append(line)
-                return line
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RuntimeError("broker exited: " + "".join(self.log))
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        line = line.decode(errors="replace") + "\n"
+        self.log.append(line)
+        return line
 
     def _wait_listening(self, n):
         deadline = time.monotonic() + 20
@@ -72,13 +80,14 @@ class Broker:
     def drain_log(self):
         """Collect whatever the broker logged so far (non-blocking)."""
         fd = self.proc.stderr.fileno()
-        os.set_blocking(fd, False)
-        try:
-            data = self.proc.stderr.read()
-            if data:
-                self.log.extend(data.decode(errors="replace").splitlines(True))
-        finally:
-            os.set_blocking(fd, True)
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            self._buf += chunk
+        if self._buf:
+            self.log.append(self._buf.decode(errors="replace"))
+            self._buf = b""
         return "".join(self.log)
 
     def alive(self):
@@ -93,7 +102,8 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        rest = self.proc.stderr.read()
+        rest = self._buf + self.proc.stderr.read()
+        self._buf = b""
         if rest:
             self.log.append(rest.decode(errors="replace"))
         return self.proc.returncode
