@@ -53,11 +53,11 @@ enum config_sync {
 };
 
 struct config_listener {
-	uint16_t port;		/* 0 = ephemeral (tests) */
-	char address[64];	/* "" = all addresses (0.0.0.0) */
+	uint16_t port; /* 0 = ephemeral (tests) */
+	char address[64]; /* "" = all addresses (0.0.0.0) */
 	enum config_proto protocol; /* default mqtt */
-	uint32_t max_connections;   /* 0 = unlimited */
-	int line;		    /* where it was declared, for messages */
+	uint32_t max_connections; /* 0 = unlimited */
+	int line; /* where it was declared, for messages */
 };
 
 #define CONFIG_MAX_LISTENERS 16
@@ -68,31 +68,32 @@ struct config {
 	size_t nlisteners;
 
 	/* security */
-	bool allow_anonymous;		/* default true */
+	bool allow_anonymous; /* default true */
 
 	/* MQTT session limits (Mosquitto names and defaults) */
-	uint32_t max_keepalive;		/* s, 0..65535, default 65535 */
+	uint32_t max_keepalive; /* s, 0..65535, default 65535 */
 	uint32_t max_inflight_messages; /* 1..65535, default 20 */
-	uint32_t max_queued_messages;	/* per session, default 1000; 0 = unlimited */
-	uint64_t max_queued_bytes;	/* per session, default 0 = unlimited */
-	uint32_t message_size_limit;	/* payload bytes, default 0 = 268435455 */
-	uint32_t max_packet_size;	/* whole packet, default 0 = 268435460 */
-	uint32_t max_topic_alias;	/* 0..65535, default 10 */
+	uint32_t
+	    max_queued_messages; /* per session, default 1000; 0 = unlimited */
+	uint64_t max_queued_bytes; /* per session, default 0 = unlimited */
+	uint32_t message_size_limit; /* payload bytes, default 0 = 268435455 */
+	uint32_t max_packet_size; /* whole packet, default 0 = 268435460 */
+	uint32_t max_topic_alias; /* 0..65535, default 10 */
 	uint32_t persistent_client_expiration; /* s, 0 = never */
-	bool retain_available;		/* default true */
-	uint32_t connect_timeout;	/* s to send CONNECT after TCP, default 10 */
-	uint32_t max_topic_levels;	/* default 128 */
+	bool retain_available; /* default true */
+	uint32_t connect_timeout; /* s to send CONNECT after TCP, default 10 */
+	uint32_t max_topic_levels; /* default 128 */
 
 	/* persistence */
-	bool persistence;		/* default false */
+	bool persistence; /* default false */
 	char persistence_location[256]; /* directory, default "" = cwd */
 	enum config_sync persistence_sync;
 	uint32_t persistence_sync_interval; /* ms, with SYNC_INTERVAL */
 
 	/* logging */
-	unsigned log_type;		/* bits, default error|warning|notice|information */
+	unsigned log_type; /* bits, default error|warning|notice|information */
 	enum config_log_dest log_dest;
-	char log_file[256];		/* with LOG_DEST_FILE */
+	char log_file[256]; /* with LOG_DEST_FILE */
 };
 
 /* Fill c with the defaults above (no listeners). */

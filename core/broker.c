@@ -31,7 +31,8 @@ broker_new(const struct config *conf, struct store *store)
 void
 broker_free(struct broker *b)
 {
-	LIST_FOREACH_SAFE (it, tmp, &b->sessions) {
+	LIST_FOREACH_SAFE(it, tmp, &b->sessions)
+	{
 		struct session *s = CONTAINER_OF(it, struct session, all_link);
 
 		ASSERT(!session_is_online(s));
@@ -59,7 +60,8 @@ broker_session_find(struct broker *b, const char *id, size_t len)
 	struct session *s = *broker_slot(b, id, len);
 
 	for (; s; s = s->hash_next) {
-		if (s->client_id_len == len && memcmp(s->client_id, id, len) == 0)
+		if (s->client_id_len == len &&
+		    memcmp(s->client_id, id, len) == 0)
 			return s;
 	}
 	return NULL;
@@ -77,8 +79,8 @@ broker_table_grow(struct broker *b)
 		struct session *s = old[i], *next;
 
 		for (; s; s = next) {
-			struct session **slot = broker_slot(b, s->client_id,
-			    s->client_id_len);
+			struct session **slot =
+			    broker_slot(b, s->client_id, s->client_id_len);
 
 			next = s->hash_next;
 			s->hash_next = *slot;
@@ -150,7 +152,8 @@ broker_stop_waiting(struct session *s)
 void
 broker_wake_waiters(struct broker *b UNUSED, struct session *s)
 {
-	LIST_FOREACH_SAFE (it, tmp, &s->waiters) {
+	LIST_FOREACH_SAFE(it, tmp, &s->waiters)
+	{
 		struct session *w = CONTAINER_OF(it, struct session, wait_link);
 
 		broker_stop_waiting(w);
@@ -190,7 +193,8 @@ broker_will_trigger(struct broker *b, struct session *s, uint64_t now_ms)
 static void
 broker_unsubscribe_all(struct broker *b, struct session *s)
 {
-	LIST_FOREACH_SAFE (it, tmp, &s->subs) {
+	LIST_FOREACH_SAFE(it, tmp, &s->subs)
+	{
 		struct session_sub *sub =
 		    CONTAINER_OF(it, struct session_sub, link);
 
@@ -248,8 +252,8 @@ broker_session_open(struct broker *b, const char *id, size_t len, bool clean,
 }
 
 void
-broker_session_close(struct broker *b, struct session *s, bool graceful,
-    uint64_t now_ms)
+broker_session_close(
+    struct broker *b, struct session *s, bool graceful, uint64_t now_ms)
 {
 	session_detach(s);
 	broker_stop_waiting(s);
@@ -263,14 +267,16 @@ broker_session_close(struct broker *b, struct session *s, bool graceful,
 		broker_session_destroy(b, s);
 		return;
 	}
-	s->expire_at_ms = s->expiry_s == SESSION_EXPIRY_NEVER ?
-	    0 : now_ms + (uint64_t)s->expiry_s * 1000;
+	s->expire_at_ms = s->expiry_s == SESSION_EXPIRY_NEVER
+	    ? 0
+	    : now_ms + (uint64_t)s->expiry_s * 1000;
 }
 
 void
 broker_tick(struct broker *b, uint64_t now_ms)
 {
-	LIST_FOREACH_SAFE (it, tmp, &b->sessions) {
+	LIST_FOREACH_SAFE(it, tmp, &b->sessions)
+	{
 		struct session *s = CONTAINER_OF(it, struct session, all_link);
 
 		if (s->will_at_ms && now_ms >= s->will_at_ms)
@@ -291,8 +297,8 @@ struct broker_route {
 };
 
 static void
-broker_match_add(struct broker *b, struct session *s,
-    const struct sub_opts *opts)
+broker_match_add(
+    struct broker *b, struct session *s, const struct sub_opts *opts)
 {
 	if (s->match_gen != b->match_gen) {
 		s->match_gen = b->match_gen;
@@ -300,9 +306,10 @@ broker_match_add(struct broker *b, struct session *s,
 		s->match_rap = opts->retain_as_published;
 		s->match_nids = 0;
 		if (b->nmatched == b->matched_cap) {
-			b->matched_cap = b->matched_cap ? b->matched_cap * 2 : 64;
-			b->matched = xrealloc(b->matched,
-			    b->matched_cap * sizeof(*b->matched));
+			b->matched_cap =
+			    b->matched_cap ? b->matched_cap * 2 : 64;
+			b->matched = xrealloc(
+			    b->matched, b->matched_cap * sizeof(*b->matched));
 		}
 		b->matched[b->nmatched++] = s;
 	} else {
@@ -325,8 +332,8 @@ broker_match_sub(void *arg, void *subscriber, const struct sub_opts *opts)
 }
 
 static bool
-broker_member_ok(void *arg UNUSED, void *subscriber,
-    const struct sub_opts *opts UNUSED)
+broker_member_ok(
+    void *arg UNUSED, void *subscriber, const struct sub_opts *opts UNUSED)
 {
 	struct session *s = subscriber;
 
@@ -357,7 +364,7 @@ broker_fan_out(struct broker *b, struct msg *m, uint64_t now_ms)
 		bool retain = s->match_rap && m->retain;
 
 		if (!session_deliver(s, m, qos, retain, s->match_ids,
-			s->match_nids, now_ms) &&
+		        s->match_nids, now_ms) &&
 		    session_is_online(s))
 			blocked = s;
 	}
@@ -366,10 +373,10 @@ broker_fan_out(struct broker *b, struct msg *m, uint64_t now_ms)
 }
 
 bool
-broker_publish(struct broker *b, struct session *origin, struct msg *m,
-    uint64_t now_ms)
+broker_publish(
+    struct broker *b, struct session *origin, struct msg *m, uint64_t now_ms)
 {
-	struct broker_route r = { b, origin };
+	struct broker_route r = {b, origin};
 	struct session *blocked;
 
 	b->stats.msgs_received++;
@@ -403,7 +410,8 @@ static struct session_sub *
 broker_sub_find(struct session *s, const char *filter, size_t flen,
     const char *group, size_t glen)
 {
-	LIST_FOREACH (it, &s->subs) {
+	LIST_FOREACH(it, &s->subs)
+	{
 		struct session_sub *sub =
 		    CONTAINER_OF(it, struct session_sub, link);
 
@@ -421,8 +429,8 @@ broker_subscribe(struct broker *b, struct session *s, const char *filter,
 {
 	struct session_sub *sub;
 
-	*existed = topic_tree_subscribe(b->subs, filter, flen, group, glen, s,
-	    opts);
+	*existed =
+	    topic_tree_subscribe(b->subs, filter, flen, group, glen, s, opts);
 	sub = broker_sub_find(s, filter, flen, group, glen);
 	if (sub == NULL) {
 		sub = xcalloc(1, sizeof(*sub));
@@ -471,10 +479,11 @@ void
 broker_send_retained(struct broker *b, struct session *s, const char *filter,
     size_t flen, const struct sub_opts *opts, bool existed, uint64_t now_ms)
 {
-	struct broker_retained r = { NULL, 0, 0 };
+	struct broker_retained r = {NULL, 0, 0};
 	uint32_t id = opts->sub_id;
 
-	if (opts->retain_handling == 2 || (opts->retain_handling == 1 && existed))
+	if (opts->retain_handling == 2 ||
+	    (opts->retain_handling == 1 && existed))
 		return;
 	retain_match(b->retained, filter, flen, broker_collect_retained, &r);
 	for (size_t i = 0; i < r.n; i++) {

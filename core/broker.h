@@ -54,16 +54,16 @@ struct broker {
 	struct retain_store *retained;
 	struct store *store;
 
-	struct session **table;	/* client id -> session, chained */
-	size_t table_size;	/* power of two */
+	struct session **table; /* client id -> session, chained */
+	size_t table_size; /* power of two */
 	size_t nsessions;
-	struct list sessions;	/* every session, for the timer sweep */
+	struct list sessions; /* every session, for the timer sweep */
 
-	uint64_t match_gen;	/* routing dedup stamp */
+	uint64_t match_gen; /* routing dedup stamp */
 	struct session **matched;
 	size_t nmatched, matched_cap;
 
-	uint64_t client_seq;	/* for generated client ids */
+	uint64_t client_seq; /* for generated client ids */
 	bool shutting_down;
 	struct broker_stats stats;
 };
@@ -74,8 +74,8 @@ struct broker *broker_new(const struct config *conf, struct store *store);
 void broker_free(struct broker *b);
 
 /* Find a session by client id, or NULL. */
-struct session *broker_session_find(struct broker *b, const char *id,
-    size_t len);
+struct session *broker_session_find(
+    struct broker *b, const char *id, size_t len);
 
 /*
  * Open the session for a connecting client. An existing session that is
@@ -92,8 +92,8 @@ struct session *broker_session_open(struct broker *b, const char *id,
  * or after its delay. The session is destroyed if its expiry is 0, else
  * kept offline until it expires.
  */
-void broker_session_close(struct broker *b, struct session *s,
-    bool graceful, uint64_t now_ms);
+void broker_session_close(
+    struct broker *b, struct session *s, bool graceful, uint64_t now_ms);
 
 /* End a session now: its subscriptions, queue and record go. */
 void broker_session_destroy(struct broker *b, struct session *s);
@@ -108,8 +108,8 @@ size_t broker_client_id(struct broker *b, char *buf, size_t cap);
  * subscriber's queue was full: the caller must stop reading from origin
  * until origin->ops->resume is called.
  */
-bool broker_publish(struct broker *b, struct session *origin, struct msg *m,
-    uint64_t now_ms);
+bool broker_publish(
+    struct broker *b, struct session *origin, struct msg *m, uint64_t now_ms);
 
 /*
  * Subscribe s to filter (validated by the adapter) in share group
@@ -127,12 +127,12 @@ uint8_t broker_subscribe(struct broker *b, struct session *s,
  * flag set (MQTT-3.3.1-8). Not for shared subscriptions.
  */
 void broker_send_retained(struct broker *b, struct session *s,
-    const char *filter, size_t flen, const struct sub_opts *opts,
-    bool existed, uint64_t now_ms);
+    const char *filter, size_t flen, const struct sub_opts *opts, bool existed,
+    uint64_t now_ms);
 
 /* Returns false if there was no such subscription. */
-bool broker_unsubscribe(struct broker *b, struct session *s,
-    const char *filter, size_t flen, const char *group, size_t glen);
+bool broker_unsubscribe(struct broker *b, struct session *s, const char *filter,
+    size_t flen, const char *group, size_t glen);
 
 /* Timers: delayed wills, session expiry. Call about once a second. */
 void broker_tick(struct broker *b, uint64_t now_ms);

@@ -38,18 +38,18 @@ msg_new(const struct msg_init *mi)
 	m->payload = msg_put(&cur, mi->payload, mi->payload_len);
 	if (mi->content_type) {
 		m->content_type_len = (uint32_t)mi->content_type_len;
-		m->content_type = (const char *)msg_put(&cur,
-		    mi->content_type, mi->content_type_len);
+		m->content_type = (const char *)msg_put(
+		    &cur, mi->content_type, mi->content_type_len);
 	}
 	if (mi->response_topic) {
 		m->response_topic_len = (uint32_t)mi->response_topic_len;
-		m->response_topic = (const char *)msg_put(&cur,
-		    mi->response_topic, mi->response_topic_len);
+		m->response_topic = (const char *)msg_put(
+		    &cur, mi->response_topic, mi->response_topic_len);
 	}
 	if (mi->correlation) {
 		m->correlation_len = (uint32_t)mi->correlation_len;
-		m->correlation = msg_put(&cur, mi->correlation,
-		    mi->correlation_len);
+		m->correlation =
+		    msg_put(&cur, mi->correlation, mi->correlation_len);
 	}
 	if (mi->user_count) {
 		m->user_count = mi->user_count;
@@ -92,8 +92,8 @@ msg_unref(struct msg *m)
 }
 
 bool
-msg_user_next(const struct msg *m, size_t *off, const uint8_t **k,
-    size_t *klen, const uint8_t **v, size_t *vlen)
+msg_user_next(const struct msg *m, size_t *off, const uint8_t **k, size_t *klen,
+    const uint8_t **v, size_t *vlen)
 {
 	size_t o = *off;
 

@@ -24,24 +24,24 @@
 
 struct msg {
 	int refs;
-	uint64_t id;		/* store id; 0 until the store assigns one */
-	uint64_t expiry_at_ms;	/* absolute wall-clock ms; 0 = never */
-	uint8_t qos;		/* QoS it was published with */
-	bool retain;		/* published with the retain flag */
+	uint64_t id; /* store id; 0 until the store assigns one */
+	uint64_t expiry_at_ms; /* absolute wall-clock ms; 0 = never */
+	uint8_t qos; /* QoS it was published with */
+	bool retain; /* published with the retain flag */
 	bool has_payload_format;
 	uint8_t payload_format; /* MQTT 5: 0 bytes, 1 UTF-8 */
-	uint16_t user_count;	/* number of user property pairs */
+	uint16_t user_count; /* number of user property pairs */
 	uint32_t topic_len;
 	uint32_t content_type_len;
 	uint32_t response_topic_len;
 	uint32_t correlation_len;
-	uint32_t user_len;	/* bytes in the packed pair run */
+	uint32_t user_len; /* bytes in the packed pair run */
 	size_t payload_len;
-	const char *topic;	/* NUL-terminated */
-	const char *content_type;   /* NULL when absent */
+	const char *topic; /* NUL-terminated */
+	const char *content_type; /* NULL when absent */
 	const char *response_topic; /* NULL when absent */
 	const uint8_t *correlation; /* NULL when absent */
-	const uint8_t *user;	    /* NULL when user_count == 0 */
+	const uint8_t *user; /* NULL when user_count == 0 */
 	const uint8_t *payload;
 	uint8_t data[];
 };

@@ -28,8 +28,8 @@ struct proto_out {
 	 * Queue hdr (copied), then m's payload by reference: takes a
 	 * reference on m, dropped once the bytes have left.
 	 */
-	void (*write_msg)(void *io, const void *hdr, size_t hlen,
-	    struct msg *m);
+	void (*write_msg)(
+	    void *io, const void *hdr, size_t hlen, struct msg *m);
 	/* Bytes queued and not yet handed to the kernel. */
 	size_t (*pending)(void *io);
 	/* Stop (true) or resume (false) reading input: back-pressure. */
@@ -56,8 +56,8 @@ struct proto_ops {
 	 * reach before another call is useful (0 = any more data). After the
 	 * adapter has called out->close, it consumes nothing more.
 	 */
-	size_t (*input)(void *p, const uint8_t *data, size_t len,
-	    size_t *need, uint64_t now_ms);
+	size_t (*input)(void *p, const uint8_t *data, size_t len, size_t *need,
+	    uint64_t now_ms);
 	/* About once a second: keep-alive and other timeouts. */
 	void (*tick)(void *p, uint64_t now_ms);
 	/* The output queue drained below the low-water mark. */

@@ -41,8 +41,8 @@ session_delivery_free(struct delivery *d)
 static void
 session_list_clear(struct list *l)
 {
-	LIST_FOREACH_SAFE (it, tmp, l)
-		session_delivery_free(CONTAINER_OF(it, struct delivery, link));
+	LIST_FOREACH_SAFE(it, tmp, l)
+	session_delivery_free(CONTAINER_OF(it, struct delivery, link));
 }
 
 void
@@ -104,7 +104,8 @@ session_is_full(const struct session *s)
 static bool
 session_id_in_use(const struct session *s, uint16_t id)
 {
-	LIST_FOREACH (it, &s->inflight) {
+	LIST_FOREACH(it, &s->inflight)
+	{
 		if (CONTAINER_OF(it, struct delivery, link)->pkt_id == id)
 			return true;
 	}
@@ -208,16 +209,16 @@ session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
 	bool full;
 
 	if (qos == 0)
-		return session_deliver_qos0(s, m, retain, sub_ids, nsub_ids,
-		    now_ms);
+		return session_deliver_qos0(
+		    s, m, retain, sub_ids, nsub_ids, now_ms);
 	full = session_is_full(s);
 	if (full && !session_is_online(s)) {
 		s->b->stats.dropped_queue_full++;
 		s->dropped++;
 		return false;
 	}
-	struct delivery *d = session_delivery_new(m, qos, retain, sub_ids,
-	    nsub_ids);
+	struct delivery *d =
+	    session_delivery_new(m, qos, retain, sub_ids, nsub_ids);
 	if (session_is_online(s) && list_is_empty(&s->queue) &&
 	    s->inflight_count < s->window)
 		session_send(s, d, now_ms);
@@ -266,7 +267,8 @@ session_resume(struct session *s, uint64_t now_ms)
 {
 	struct delivery *d;
 
-	LIST_FOREACH (it, &s->inflight) {
+	LIST_FOREACH(it, &s->inflight)
+	{
 		d = CONTAINER_OF(it, struct delivery, link);
 		if (d->state == DELIVERY_RELEASED) {
 			s->ops->send_release(s->owner, d->pkt_id);
@@ -284,7 +286,8 @@ session_find(struct session *s, uint16_t pkt_id, uint8_t qos, uint8_t state)
 	struct delivery *d;
 
 	/* Acks mostly come in order: the match is usually the head. */
-	LIST_FOREACH (it, &s->inflight) {
+	LIST_FOREACH(it, &s->inflight)
+	{
 		d = CONTAINER_OF(it, struct delivery, link);
 		if (d->pkt_id == pkt_id)
 			return d->qos == qos && d->state == state ? d : NULL;
@@ -373,7 +376,7 @@ session_inq2_del(struct session *s, uint16_t pkt_id)
 {
 	if (!session_inq2_has(s, pkt_id))
 		return false;
-	s->inq2[pkt_id >> 3] &= (uint8_t)~(1u << (pkt_id & 7));
+	s->inq2[pkt_id >> 3] &= (uint8_t) ~(1u << (pkt_id & 7));
 	if (--s->inq2_count == 0) {
 		free(s->inq2);
 		s->inq2 = NULL;

@@ -46,20 +46,20 @@ struct session;
 
 enum delivery_state {
 	DELIVERY_QUEUED = 0,
-	DELIVERY_SENT,	   /* PUBLISH sent, awaiting PUBACK / PUBREC */
+	DELIVERY_SENT, /* PUBLISH sent, awaiting PUBACK / PUBREC */
 	DELIVERY_RELEASED, /* PUBREL sent, awaiting PUBCOMP */
 };
 
 struct delivery {
-	struct list link;	/* in queue or inflight */
-	struct msg *m;		/* a reference */
-	uint16_t pkt_id;	/* 0 while queued */
-	uint8_t qos;		/* delivery QoS = min(pub, sub) */
-	uint8_t state;		/* enum delivery_state */
-	bool retain;		/* retain flag to send */
-	bool dup;		/* sent before: set DUP on resend */
+	struct list link; /* in queue or inflight */
+	struct msg *m; /* a reference */
+	uint16_t pkt_id; /* 0 while queued */
+	uint8_t qos; /* delivery QoS = min(pub, sub) */
+	uint8_t state; /* enum delivery_state */
+	bool retain; /* retain flag to send */
+	bool dup; /* sent before: set DUP on resend */
 	uint8_t nsub_ids;
-	uint32_t sub_ids[];	/* nsub_ids of them */
+	uint32_t sub_ids[]; /* nsub_ids of them */
 };
 
 /* What the owning adapter provides. */
@@ -82,40 +82,40 @@ struct session_ops {
 
 struct session_sub {
 	struct list link;
-	char *filter;		/* plain filter, NUL-terminated */
-	char *group;		/* share group or NULL */
+	char *filter; /* plain filter, NUL-terminated */
+	char *group; /* share group or NULL */
 	struct sub_opts opts;
 };
 
 struct session {
 	struct broker *b;
-	struct session *hash_next;	/* broker's id table chain */
-	struct list all_link;		/* broker's list of sessions */
+	struct session *hash_next; /* broker's id table chain */
+	struct list all_link; /* broker's list of sessions */
 	char *client_id;
 	size_t client_id_len;
 
-	const struct session_ops *ops;	/* NULL when offline */
+	const struct session_ops *ops; /* NULL when offline */
 	void *owner;
 
-	uint32_t expiry_s;		/* after disconnect; NEVER or s */
-	uint64_t expire_at_ms;		/* offline: when it ends; 0 = n/a */
+	uint32_t expiry_s; /* after disconnect; NEVER or s */
+	uint64_t expire_at_ms; /* offline: when it ends; 0 = n/a */
 
-	struct list queue;		/* struct delivery, QUEUED */
+	struct list queue; /* struct delivery, QUEUED */
 	size_t queued_count;
 	size_t queued_bytes;
-	struct list inflight;		/* struct delivery, SENT/RELEASED */
+	struct list inflight; /* struct delivery, SENT/RELEASED */
 	size_t inflight_count;
-	uint16_t window;		/* in-flight limit, >= 1 */
+	uint16_t window; /* in-flight limit, >= 1 */
 	uint16_t next_pkt_id;
 
-	uint8_t *inq2;			/* bitmap of 65536, lazily allocated */
+	uint8_t *inq2; /* bitmap of 65536, lazily allocated */
 	size_t inq2_count;
 
-	struct list subs;		/* struct session_sub */
+	struct list subs; /* struct session_sub */
 
-	struct msg *will;		/* owned reference or NULL */
+	struct msg *will; /* owned reference or NULL */
 	uint32_t will_delay_s;
-	uint64_t will_at_ms;		/* pending delayed will; 0 = none */
+	uint64_t will_at_ms; /* pending delayed will; 0 = none */
 
 	/* routing scratch (broker.c) */
 	uint64_t match_gen;
@@ -125,12 +125,12 @@ struct session {
 	uint32_t match_ids[SESSION_MAX_SUB_IDS];
 
 	/* back-pressure */
-	struct list waiters;		/* publishers blocked on our queue */
-	struct list wait_link;		/* in the session we wait on */
+	struct list waiters; /* publishers blocked on our queue */
+	struct list wait_link; /* in the session we wait on */
 	struct session *waiting_on;
 
 	/* stats */
-	uint64_t dropped;		/* messages this session lost, counted */
+	uint64_t dropped; /* messages this session lost, counted */
 };
 
 /* Create a detached session; the broker registers it. */
@@ -164,8 +164,8 @@ void session_resume(struct session *s, uint64_t now_ms);
  * the publisher, so the overshoot is bounded by one message per
  * publisher); offline, it is dropped and counted.
  */
-bool session_deliver(struct session *s, struct msg *m, uint8_t qos,
-    bool retain, const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms);
+bool session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
+    const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms);
 
 /* Is the outbound queue at its configured limit? */
 bool session_is_full(const struct session *s);
@@ -182,8 +182,8 @@ bool session_on_pubcomp(struct session *s, uint16_t pkt_id, uint64_t now_ms);
  * A PUBREC with an error reason (MQTT 5 >= 0x80) ends the QoS 2 flow
  * for that id without a PUBREL (MQTT 5 4.3.3).
  */
-bool session_on_pubrec_error(struct session *s, uint16_t pkt_id,
-    uint64_t now_ms);
+bool session_on_pubrec_error(
+    struct session *s, uint16_t pkt_id, uint64_t now_ms);
 
 /* Move queued deliveries into the window while it has room. */
 void session_pump(struct session *s, uint64_t now_ms);

@@ -36,7 +36,8 @@ typedef void store_done_fn(void *arg);
 
 struct store_ops {
 	const char *name;
-	void (*session_put)(struct store *st, const char *id, uint32_t expiry_s);
+	void (*session_put)(
+	    struct store *st, const char *id, uint32_t expiry_s);
 	void (*session_del)(struct store *st, const char *id);
 	void (*sub_put)(struct store *st, const char *id, const char *filter,
 	    const char *group, const struct sub_opts *opts);

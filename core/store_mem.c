@@ -10,8 +10,8 @@
 #include <stdlib.h>
 
 static void
-store_mem_session_put(struct store *st UNUSED, const char *id UNUSED,
-    uint32_t expiry_s UNUSED)
+store_mem_session_put(
+    struct store *st UNUSED, const char *id UNUSED, uint32_t expiry_s UNUSED)
 {
 }
 
@@ -46,14 +46,14 @@ store_mem_delivery_put(struct store *st UNUSED, const char *id UNUSED,
 }
 
 static void
-store_mem_delivery_del(struct store *st UNUSED, const char *id UNUSED,
-    struct msg *m UNUSED)
+store_mem_delivery_del(
+    struct store *st UNUSED, const char *id UNUSED, struct msg *m UNUSED)
 {
 }
 
 static void
-store_mem_inq2(struct store *st UNUSED, const char *id UNUSED,
-    uint16_t pkt_id UNUSED)
+store_mem_inq2(
+    struct store *st UNUSED, const char *id UNUSED, uint16_t pkt_id UNUSED)
 {
 }
 
@@ -75,20 +75,20 @@ store_mem_free(struct store *st)
 }
 
 static const struct store_ops store_mem_ops = {
-	.name = "memory",
-	.session_put = store_mem_session_put,
-	.session_del = store_mem_key,
-	.sub_put = store_mem_sub_put,
-	.sub_del = store_mem_sub_del,
-	.retain_put = store_mem_retain_put,
-	.retain_del = store_mem_key,
-	.delivery_put = store_mem_delivery_put,
-	.delivery_del = store_mem_delivery_del,
-	.inq2_put = store_mem_inq2,
-	.inq2_del = store_mem_inq2,
-	.barrier = store_mem_barrier,
-	.commit = store_mem_commit,
-	.free = store_mem_free,
+    .name = "memory",
+    .session_put = store_mem_session_put,
+    .session_del = store_mem_key,
+    .sub_put = store_mem_sub_put,
+    .sub_del = store_mem_sub_del,
+    .retain_put = store_mem_retain_put,
+    .retain_del = store_mem_key,
+    .delivery_put = store_mem_delivery_put,
+    .delivery_del = store_mem_delivery_del,
+    .inq2_put = store_mem_inq2,
+    .inq2_del = store_mem_inq2,
+    .barrier = store_mem_barrier,
+    .commit = store_mem_commit,
+    .free = store_mem_free,
 };
 
 struct store *

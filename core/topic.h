@@ -39,7 +39,7 @@ struct sub_opts {
 	bool no_local;
 	bool retain_as_published;
 	uint8_t retain_handling; /* 0 send, 1 send if new, 2 never */
-	uint32_t sub_id;	 /* 0 = none */
+	uint32_t sub_id; /* 0 = none */
 };
 
 /* Is t a valid topic name: non-empty, no '+' or '#'? (UTF-8 is checked by codecs) */
@@ -75,8 +75,8 @@ void topic_tree_free(struct topic_tree *t);
  * validated) in share group (NULL/0 for a plain subscription). The
  * options are copied. Returns true if one existed and was replaced.
  */
-bool topic_tree_subscribe(struct topic_tree *t, const char *filter,
-    size_t flen, const char *group, size_t glen, void *subscriber,
+bool topic_tree_subscribe(struct topic_tree *t, const char *filter, size_t flen,
+    const char *group, size_t glen, void *subscriber,
     const struct sub_opts *opts);
 
 /* Remove it; returns false if there was no such subscription. Empty nodes are freed. */
@@ -84,8 +84,8 @@ bool topic_tree_unsubscribe(struct topic_tree *t, const char *filter,
     size_t flen, const char *group, size_t glen, void *subscriber);
 
 /* Called for each plain subscription whose filter matches. */
-typedef void topic_sub_fn(void *arg, void *subscriber,
-    const struct sub_opts *opts);
+typedef void topic_sub_fn(
+    void *arg, void *subscriber, const struct sub_opts *opts);
 /* Called once for each share group whose filter matches. */
 typedef void topic_group_fn(void *arg, struct topic_group *g);
 
@@ -99,8 +99,8 @@ void topic_tree_match(struct topic_tree *t, const char *topic, size_t len,
     topic_sub_fn *sub_fn, topic_group_fn *group_fn, void *arg);
 
 /* Decides whether a group member may take a message now. */
-typedef bool topic_member_ok_fn(void *arg, void *subscriber,
-    const struct sub_opts *opts);
+typedef bool topic_member_ok_fn(
+    void *arg, void *subscriber, const struct sub_opts *opts);
 
 /*
  * Round robin: the next member after the last one picked for which ok
@@ -108,8 +108,8 @@ typedef bool topic_member_ok_fn(void *arg, void *subscriber,
  * can queue to it). Sets *opts to the member's options. Returns NULL only
  * for an empty group (never reported by match).
  */
-void *topic_group_pick(struct topic_group *g, topic_member_ok_fn *ok,
-    void *arg, const struct sub_opts **opts);
+void *topic_group_pick(struct topic_group *g, topic_member_ok_fn *ok, void *arg,
+    const struct sub_opts **opts);
 
 /* Visit every member of g (for redistributing a leaving member's messages). */
 void topic_group_foreach(struct topic_group *g, topic_sub_fn *fn, void *arg);
@@ -148,8 +148,8 @@ struct topic_kids {
 };
 
 /* The child named name (hash = util_hash(name, len)), or NULL. */
-struct topic_level *topic_kids_find(const struct topic_kids *k,
-    const char *name, size_t len, uint32_t hash);
+struct topic_level *topic_kids_find(
+    const struct topic_kids *k, const char *name, size_t len, uint32_t hash);
 /* Insert l (borrowed, must outlive its membership; name not present). */
 void topic_kids_add(struct topic_kids *k, struct topic_level *l);
 /* Remove l, which must be present. */

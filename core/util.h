@@ -24,7 +24,7 @@
 
 /* container_of: from a pointer to a member back to its struct. */
 #define CONTAINER_OF(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
+	((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 #define ASSERT(x) \
 	do { \

@@ -92,11 +92,14 @@ const char *mqtt_type_name(unsigned type);
 	X(QOS_NOT_SUPPORTED, 0x9B, "QoS not supported") \
 	X(USE_ANOTHER_SERVER, 0x9C, "use another server") \
 	X(SERVER_MOVED, 0x9D, "server moved") \
-	X(SHARED_SUBS_NOT_SUPPORTED, 0x9E, "shared subscriptions not supported") \
+	X(SHARED_SUBS_NOT_SUPPORTED, 0x9E, \
+	    "shared subscriptions not supported") \
 	X(CONNECTION_RATE_EXCEEDED, 0x9F, "connection rate exceeded") \
 	X(MAX_CONNECT_TIME, 0xA0, "maximum connect time") \
-	X(SUB_IDS_NOT_SUPPORTED, 0xA1, "subscription identifiers not supported") \
-	X(WILDCARD_SUBS_NOT_SUPPORTED, 0xA2, "wildcard subscriptions not supported")
+	X(SUB_IDS_NOT_SUPPORTED, 0xA1, \
+	    "subscription identifiers not supported") \
+	X(WILDCARD_SUBS_NOT_SUPPORTED, 0xA2, \
+	    "wildcard subscriptions not supported")
 
 enum mqtt_rc {
 #define MQTT_RC_ENUM(name, code, text) MQTT_RC_##name = code,
@@ -123,7 +126,7 @@ uint8_t mqtt_connack_rc_v3(uint8_t rc5);
 enum mqtt_status {
 	MQTT_OK = 0,
 	MQTT_MORE = 1, /* framing: need more bytes */
-	MQTT_ERR = 2,  /* reason code says why */
+	MQTT_ERR = 2, /* reason code says why */
 };
 
 struct mqtt_str {
@@ -216,7 +219,7 @@ struct mqtt_props {
 	const uint8_t *raw; /* decode: the whole property block */
 	size_t raw_len;
 	const uint8_t *user; /* encode: packed pairs */
-	size_t user_len;     /* decode and encode: packed-form size */
+	size_t user_len; /* decode and encode: packed-form size */
 	uint16_t user_count;
 };
 
@@ -225,8 +228,8 @@ void mqtt_props_user_copy(const struct mqtt_props *props, uint8_t *dst);
 
 struct mqtt_connect {
 	struct mqtt_str proto_name; /* "MQTT" or "MQIsdp" */
-	uint8_t version;	    /* 3, 4 or 5 */
-	bool clean;		    /* clean session (3.x) / clean start (5) */
+	uint8_t version; /* 3, 4 or 5 */
+	bool clean; /* clean session (3.x) / clean start (5) */
 	uint16_t keep_alive;
 	struct mqtt_str client_id;
 	bool has_will;
@@ -253,7 +256,7 @@ struct mqtt_publish {
 	bool dup;
 	bool retain;
 	struct mqtt_str topic; /* may be empty in 5.0 with a topic alias */
-	uint16_t packet_id;    /* only when qos > 0 */
+	uint16_t packet_id; /* only when qos > 0 */
 	struct mqtt_bin payload;
 	struct mqtt_props props;
 };
@@ -295,7 +298,7 @@ struct mqtt_disconnect {
 };
 
 struct mqtt_packet {
-	uint8_t type;  /* enum mqtt_type */
+	uint8_t type; /* enum mqtt_type */
 	uint8_t flags; /* low nibble of the fixed header */
 	union {
 		struct mqtt_connect connect;
@@ -303,7 +306,7 @@ struct mqtt_packet {
 		struct mqtt_publish publish;
 		struct mqtt_ack ack;
 		struct mqtt_subscribe subscribe; /* and UNSUBSCRIBE */
-		struct mqtt_suback suback;	 /* and UNSUBACK */
+		struct mqtt_suback suback; /* and UNSUBACK */
 		struct mqtt_disconnect disconnect; /* and AUTH */
 	} u;
 };
@@ -348,12 +351,12 @@ int mqtt_decode(const uint8_t *buf, size_t frame_len, uint8_t version,
     struct mqtt_packet *pkt, uint8_t *rc) WUR;
 
 /* Walk a decoded SUBSCRIBE list; *off starts at 0; false at the end. */
-bool mqtt_sub_next(const struct mqtt_subscribe *s, uint8_t version,
-    size_t *off, struct mqtt_str *filter, struct mqtt_sub_opts *opts);
+bool mqtt_sub_next(const struct mqtt_subscribe *s, uint8_t version, size_t *off,
+    struct mqtt_str *filter, struct mqtt_sub_opts *opts);
 
 /* Walk a decoded UNSUBSCRIBE list. */
-bool mqtt_unsub_next(const struct mqtt_subscribe *s, size_t *off,
-    struct mqtt_str *filter);
+bool mqtt_unsub_next(
+    const struct mqtt_subscribe *s, size_t *off, struct mqtt_str *filter);
 
 /*
  * Encoding. mqtt_encode_len returns the full size of pkt encoded for
@@ -368,8 +371,8 @@ bool mqtt_unsub_next(const struct mqtt_subscribe *s, size_t *off,
  * rc 0 and no properties has remaining length 0.
  */
 size_t mqtt_encode_len(const struct mqtt_packet *pkt, uint8_t version);
-size_t mqtt_encode(uint8_t *buf, size_t cap, const struct mqtt_packet *pkt,
-    uint8_t version);
+size_t mqtt_encode(
+    uint8_t *buf, size_t cap, const struct mqtt_packet *pkt, uint8_t version);
 
 /*
  * Everything of a PUBLISH except the payload bytes: the fixed header's

@@ -26,31 +26,32 @@
 #define MQTT_GEN_ID_MAX 32
 
 enum mqtt_state {
-	MQTT_S_NEW = 0,	   /* waiting for CONNECT */
-	MQTT_S_CONNECTED,  /* CONNACK sent */
-	MQTT_S_CLOSING,	   /* out->close called; input ignored */
+	MQTT_S_NEW = 0, /* waiting for CONNECT */
+	MQTT_S_CONNECTED, /* CONNACK sent */
+	MQTT_S_CLOSING, /* out->close called; input ignored */
 };
 
 struct mqtt_conn {
 	struct broker *b;
 	const struct proto_out *out;
 	void *io;
-	struct session *sess;	/* NULL before CONNECT and after a kick */
-	uint8_t version;	/* 0 before CONNECT */
-	uint8_t state;		/* enum mqtt_state */
-	bool graceful;		/* DISCONNECT seen: discard the will */
-	bool paused;		/* back-pressured by a full subscriber */
-	bool problem_info;	/* 5.0: client allows reason strings */
-	uint16_t keep_alive;	/* effective, seconds; 0 = none */
-	uint16_t alias_max;	/* 5.0: inbound topic aliases allowed */
-	uint32_t peer_max_packet; /* 5.0: client's Maximum Packet Size; 0 = none */
+	struct session *sess; /* NULL before CONNECT and after a kick */
+	uint8_t version; /* 0 before CONNECT */
+	uint8_t state; /* enum mqtt_state */
+	bool graceful; /* DISCONNECT seen: discard the will */
+	bool paused; /* back-pressured by a full subscriber */
+	bool problem_info; /* 5.0: client allows reason strings */
+	uint16_t keep_alive; /* effective, seconds; 0 = none */
+	uint16_t alias_max; /* 5.0: inbound topic aliases allowed */
+	uint32_t
+	    peer_max_packet; /* 5.0: client's Maximum Packet Size; 0 = none */
 	uint64_t opened_ms;
 	uint64_t last_rx_ms;
-	char **alias_in;	/* 5.0: inbound alias -> topic, lazily */
+	char **alias_in; /* 5.0: inbound alias -> topic, lazily */
 };
 
-typedef void mqtt_handler_fn(struct mqtt_conn *c, struct mqtt_packet *pkt,
-    uint64_t now_ms);
+typedef void mqtt_handler_fn(
+    struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms);
 
 static const struct session_ops mqtt_session_ops;
 
@@ -160,9 +161,8 @@ mqtt_name_is_known(const struct mqtt_str *name)
 }
 
 /* Build the will message from CONNECT (validated here: MQTT-3.1.2-9..15). */
-static struct msg *
-mqtt_will_new(struct mqtt_conn *c, const struct mqtt_connect *cp,
-    uint64_t now_ms);
+static struct msg *mqtt_will_new(
+    struct mqtt_conn *c, const struct mqtt_connect *cp, uint64_t now_ms);
 
 static uint8_t
 mqtt_connect_check(struct mqtt_conn *c, const struct mqtt_connect *cp)
@@ -193,8 +193,9 @@ mqtt_session_expiry(const struct mqtt_conn *c, const struct mqtt_connect *cp)
 	uint32_t pce = c->b->conf->persistent_client_expiration;
 
 	if (cp->version == MQTT_V5)
-		return (cp->props.present & MQTT_PBIT(MQTT_PROP_SESSION_EXPIRY)) ?
-		    cp->props.session_expiry : 0;
+		return (cp->props.present & MQTT_PBIT(MQTT_PROP_SESSION_EXPIRY))
+		    ? cp->props.session_expiry
+		    : 0;
 	if (cp->clean)
 		return 0;
 	return pce ? pce : SESSION_EXPIRY_NEVER;
@@ -242,8 +243,8 @@ mqtt_connect_params(struct mqtt_conn *c, const struct mqtt_connect *cp)
 	const struct mqtt_props *p = &cp->props;
 
 	c->keep_alive = cp->keep_alive;
-	if (cp->version == MQTT_V5 && max && (c->keep_alive == 0 ||
-	    c->keep_alive > max))
+	if (cp->version == MQTT_V5 && max &&
+	    (c->keep_alive == 0 || c->keep_alive > max))
 		c->keep_alive = (uint16_t)max; /* MQTT-3.2.2-21 */
 	c->problem_info = true;
 	if (cp->version != MQTT_V5)
@@ -289,12 +290,12 @@ mqtt_on_connect(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	if (idlen == 0)
 		idlen = broker_client_id(c->b, gen, sizeof(gen)), id = gen;
 	mqtt_connect_params(c, cp);
-	c->sess = broker_session_open(c->b, id, idlen, cp->clean, &present,
-	    now_ms);
+	c->sess =
+	    broker_session_open(c->b, id, idlen, cp->clean, &present, now_ms);
 	c->sess->expiry_s = mqtt_session_expiry(c, cp);
 	session_attach(c->sess, &mqtt_session_ops, c, mqtt_window(c, cp));
-	session_set_will(c->sess, will,
-	    cp->has_will ? cp->will_props.will_delay : 0);
+	session_set_will(
+	    c->sess, will, cp->has_will ? cp->will_props.will_delay : 0);
 	mqtt_connack_props(c, cp, &props, id == gen ? gen : NULL, idlen);
 	mqtt_send_connack(c, present, MQTT_RC_SUCCESS, &props);
 	c->state = MQTT_S_CONNECTED;
@@ -305,8 +306,8 @@ mqtt_on_connect(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 
 /* Property part of a message from 5.0 properties (slices, not copied). */
 static void
-mqtt_msg_props(struct msg_init *mi, const struct mqtt_props *p,
-    uint8_t *user, uint64_t now_ms)
+mqtt_msg_props(struct msg_init *mi, const struct mqtt_props *p, uint8_t *user,
+    uint64_t now_ms)
 {
 	if (p->present & MQTT_PBIT(MQTT_PROP_PAYLOAD_FORMAT)) {
 		mi->has_payload_format = true;
@@ -368,8 +369,8 @@ mqtt_topic_check(const struct mqtt_conn *c, const struct mqtt_str *t)
 }
 
 static struct msg *
-mqtt_will_new(struct mqtt_conn *c, const struct mqtt_connect *cp,
-    uint64_t now_ms)
+mqtt_will_new(
+    struct mqtt_conn *c, const struct mqtt_connect *cp, uint64_t now_ms)
 {
 	uint8_t rc = mqtt_topic_check(c, &cp->will_topic);
 
@@ -393,7 +394,8 @@ mqtt_alias_resolve(struct mqtt_conn *c, struct mqtt_publish *pub)
 	if (!(pub->props.present & MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS)))
 		return true;
 	if (a == 0 || a > c->alias_max) {
-		mqtt_fail(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias invalid");
+		mqtt_fail(
+		    c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias invalid");
 		return false; /* MQTT-3.3.2-9 */
 	}
 	if (c->alias_in == NULL)
@@ -427,8 +429,8 @@ mqtt_publish_check(struct mqtt_conn *c, const struct mqtt_publish *pub)
 	if (pub->props.sub_id_count)
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.3.4-6 */
 	if (pub->props.present & MQTT_PBIT(MQTT_PROP_RESPONSE_TOPIC) &&
-	    !topic_name_is_valid(pub->props.response_topic.p,
-		pub->props.response_topic.len))
+	    !topic_name_is_valid(
+	        pub->props.response_topic.p, pub->props.response_topic.len))
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.3.2-14 */
 	if (c->version == MQTT_V5 && pub->qos > 0 &&
 	    c->sess->inq2_count >= c->b->conf->max_inflight_messages &&
@@ -438,8 +440,7 @@ mqtt_publish_check(struct mqtt_conn *c, const struct mqtt_publish *pub)
 }
 
 static void
-mqtt_route(struct mqtt_conn *c, const struct mqtt_publish *pub,
-    uint64_t now_ms)
+mqtt_route(struct mqtt_conn *c, const struct mqtt_publish *pub, uint64_t now_ms)
 {
 	struct msg *m = mqtt_msg_new(&pub->topic, &pub->payload, pub->qos,
 	    pub->retain, &pub->props, now_ms);
@@ -502,8 +503,8 @@ mqtt_on_pubrec(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 }
 
 static void
-mqtt_on_pubrel(struct mqtt_conn *c, struct mqtt_packet *pkt,
-    uint64_t now_ms UNUSED)
+mqtt_on_pubrel(
+    struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms UNUSED)
 {
 	uint16_t id = pkt->u.ack.packet_id;
 	bool known = session_inq2_del(c->sess, id);
@@ -536,7 +537,7 @@ mqtt_filter_parse(struct mqtt_conn *c, const struct mqtt_str *s,
 	*fatal = false;
 	f->filter = s->p, f->flen = s->len, f->group = NULL, f->glen = 0;
 	if (topic_share_split(s->p, s->len, &f->group, &f->glen, &f->filter,
-		&f->flen, &malformed)) {
+	        &f->flen, &malformed)) {
 		if (c->version != MQTT_V5)
 			return MQTT_RC_UNSPECIFIED; /* README: 3.x has no $share */
 		if (malformed)
@@ -560,20 +561,19 @@ mqtt_sub_code(const struct mqtt_conn *c, uint8_t rc)
 /* Subscribe one filter; returns the SUBACK code. */
 static uint8_t
 mqtt_sub_one(struct mqtt_conn *c, const struct mqtt_str *s,
-    const struct mqtt_sub_opts *o, uint32_t sub_id, bool *existed,
-    bool *fatal)
+    const struct mqtt_sub_opts *o, uint32_t sub_id, bool *existed, bool *fatal)
 {
 	struct mqtt_filter f;
-	struct sub_opts opts = { o->qos, o->no_local, o->retain_as_published,
-		o->retain_handling, sub_id };
+	struct sub_opts opts = {o->qos, o->no_local, o->retain_as_published,
+	    o->retain_handling, sub_id};
 	uint8_t rc = mqtt_filter_parse(c, s, &f, fatal);
 
 	if (rc != MQTT_RC_SUCCESS)
 		return mqtt_sub_code(c, rc);
 	if (f.group && o->no_local)
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.8.3-4 */
-	return broker_subscribe(c->b, c->sess, f.filter, f.flen, f.group,
-	    f.glen, &opts, existed);
+	return broker_subscribe(
+	    c->b, c->sess, f.filter, f.flen, f.group, f.glen, &opts, existed);
 }
 
 /*
@@ -582,8 +582,7 @@ mqtt_sub_one(struct mqtt_conn *c, const struct mqtt_str *s,
  */
 static void
 mqtt_sub_retained(struct mqtt_conn *c, const struct mqtt_subscribe *sp,
-    const uint8_t *codes, const bool *existed, uint32_t sub_id,
-    uint64_t now_ms)
+    const uint8_t *codes, const bool *existed, uint32_t sub_id, uint64_t now_ms)
 {
 	struct mqtt_str s;
 	struct mqtt_sub_opts o;
@@ -591,8 +590,8 @@ mqtt_sub_retained(struct mqtt_conn *c, const struct mqtt_subscribe *sp,
 
 	for (size_t i = 0; mqtt_sub_next(sp, c->version, &off, &s, &o); i++) {
 		struct mqtt_filter f;
-		struct sub_opts opts = { o.qos, o.no_local,
-			o.retain_as_published, o.retain_handling, sub_id };
+		struct sub_opts opts = {o.qos, o.no_local,
+		    o.retain_as_published, o.retain_handling, sub_id};
 		bool fatal;
 
 		if (codes[i] >= 0x80)
@@ -605,8 +604,7 @@ mqtt_sub_retained(struct mqtt_conn *c, const struct mqtt_subscribe *sp,
 }
 
 static void
-mqtt_on_subscribe(struct mqtt_conn *c, struct mqtt_packet *pkt,
-    uint64_t now_ms)
+mqtt_on_subscribe(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 {
 	struct mqtt_subscribe *sp = &pkt->u.subscribe;
 	uint8_t *codes = xmalloc(sp->count);
@@ -622,7 +620,8 @@ mqtt_on_subscribe(struct mqtt_conn *c, struct mqtt_packet *pkt,
 		codes[n] = mqtt_sub_one(c, &s, &o, sub_id, &existed[n], &fatal),
 		n++;
 	if (fatal) {
-		mqtt_fail(c, MQTT_RC_TOPIC_FILTER_INVALID, "invalid topic filter");
+		mqtt_fail(
+		    c, MQTT_RC_TOPIC_FILTER_INVALID, "invalid topic filter");
 		goto out;
 	}
 	memset(&ack, 0, sizeof(ack));
@@ -645,15 +644,15 @@ mqtt_unsub_one(struct mqtt_conn *c, const struct mqtt_str *s)
 
 	if (mqtt_filter_parse(c, s, &f, &fatal) != MQTT_RC_SUCCESS)
 		return MQTT_RC_TOPIC_FILTER_INVALID;
-	return broker_unsubscribe(c->b, c->sess, f.filter, f.flen, f.group,
-		   f.glen) ?
-	    MQTT_RC_SUCCESS :
-	    MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+	return broker_unsubscribe(
+	           c->b, c->sess, f.filter, f.flen, f.group, f.glen)
+	    ? MQTT_RC_SUCCESS
+	    : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 }
 
 static void
-mqtt_on_unsubscribe(struct mqtt_conn *c, struct mqtt_packet *pkt,
-    uint64_t now_ms UNUSED)
+mqtt_on_unsubscribe(
+    struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms UNUSED)
 {
 	struct mqtt_subscribe *sp = &pkt->u.subscribe;
 	uint8_t *codes = xmalloc(sp->count);
@@ -675,15 +674,15 @@ mqtt_on_unsubscribe(struct mqtt_conn *c, struct mqtt_packet *pkt,
 /* ---- the rest ---- */
 
 static void
-mqtt_on_pingreq(struct mqtt_conn *c, struct mqtt_packet *pkt UNUSED,
-    uint64_t now_ms UNUSED)
+mqtt_on_pingreq(
+    struct mqtt_conn *c, struct mqtt_packet *pkt UNUSED, uint64_t now_ms UNUSED)
 {
 	mqtt_send_simple(c, MQTT_PINGRESP);
 }
 
 static void
-mqtt_on_disconnect(struct mqtt_conn *c, struct mqtt_packet *pkt,
-    uint64_t now_ms UNUSED)
+mqtt_on_disconnect(
+    struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms UNUSED)
 {
 	const struct mqtt_disconnect *d = &pkt->u.disconnect;
 
@@ -702,8 +701,8 @@ mqtt_on_disconnect(struct mqtt_conn *c, struct mqtt_packet *pkt,
 }
 
 static void
-mqtt_on_auth(struct mqtt_conn *c, struct mqtt_packet *pkt UNUSED,
-    uint64_t now_ms UNUSED)
+mqtt_on_auth(
+    struct mqtt_conn *c, struct mqtt_packet *pkt UNUSED, uint64_t now_ms UNUSED)
 {
 	/* No authentication method is configured, so AUTH is unexpected. */
 	mqtt_fail(c, MQTT_RC_PROTOCOL_ERROR, "unexpected AUTH");
@@ -711,21 +710,23 @@ mqtt_on_auth(struct mqtt_conn *c, struct mqtt_packet *pkt UNUSED,
 
 /* State x packet dispatch: NULL means a protocol error in that state. */
 static mqtt_handler_fn *const mqtt_dispatch[2][16] = {
-	[MQTT_S_NEW] = {
-		[MQTT_CONNECT] = mqtt_on_connect,
-	},
-	[MQTT_S_CONNECTED] = {
-		[MQTT_PUBLISH] = mqtt_on_publish,
-		[MQTT_PUBACK] = mqtt_on_puback,
-		[MQTT_PUBREC] = mqtt_on_pubrec,
-		[MQTT_PUBREL] = mqtt_on_pubrel,
-		[MQTT_PUBCOMP] = mqtt_on_pubcomp,
-		[MQTT_SUBSCRIBE] = mqtt_on_subscribe,
-		[MQTT_UNSUBSCRIBE] = mqtt_on_unsubscribe,
-		[MQTT_PINGREQ] = mqtt_on_pingreq,
-		[MQTT_DISCONNECT] = mqtt_on_disconnect,
-		[MQTT_AUTH] = mqtt_on_auth,
-	},
+    [MQTT_S_NEW] =
+        {
+            [MQTT_CONNECT] = mqtt_on_connect,
+        },
+    [MQTT_S_CONNECTED] =
+        {
+            [MQTT_PUBLISH] = mqtt_on_publish,
+            [MQTT_PUBACK] = mqtt_on_puback,
+            [MQTT_PUBREC] = mqtt_on_pubrec,
+            [MQTT_PUBREL] = mqtt_on_pubrel,
+            [MQTT_PUBCOMP] = mqtt_on_pubcomp,
+            [MQTT_SUBSCRIBE] = mqtt_on_subscribe,
+            [MQTT_UNSUBSCRIBE] = mqtt_on_unsubscribe,
+            [MQTT_PINGREQ] = mqtt_on_pingreq,
+            [MQTT_DISCONNECT] = mqtt_on_disconnect,
+            [MQTT_AUTH] = mqtt_on_auth,
+        },
 };
 
 /* A CONNECT the codec refused: answer what the standard asks. */
@@ -734,7 +735,8 @@ mqtt_connect_error(struct mqtt_conn *c, struct mqtt_packet *pkt, uint8_t rc)
 {
 	const struct mqtt_connect *cp = &pkt->u.connect;
 
-	if (rc == MQTT_RC_UNSUPPORTED_VERSION && mqtt_name_is_known(&cp->proto_name)) {
+	if (rc == MQTT_RC_UNSUPPORTED_VERSION &&
+	    mqtt_name_is_known(&cp->proto_name)) {
 		/* MQTT-3.1.2-2: answer in a form the client can read. */
 		c->version = cp->version == MQTT_V5 ? MQTT_V5 : MQTT_V311;
 		mqtt_refuse(c, rc, "unsupported protocol version");
@@ -745,13 +747,13 @@ mqtt_connect_error(struct mqtt_conn *c, struct mqtt_packet *pkt, uint8_t rc)
 		mqtt_refuse(c, rc, mqtt_rc_text(rc));
 		return;
 	}
-	mqtt_fail(c, rc, rc == MQTT_RC_MALFORMED ? "malformed CONNECT" :
-	    "invalid CONNECT");
+	mqtt_fail(c, rc,
+	    rc == MQTT_RC_MALFORMED ? "malformed CONNECT" : "invalid CONNECT");
 }
 
 static void
-mqtt_packet_in(struct mqtt_conn *c, const uint8_t *buf, size_t len,
-    uint64_t now_ms)
+mqtt_packet_in(
+    struct mqtt_conn *c, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
 	struct mqtt_packet pkt;
 	mqtt_handler_fn *fn;
@@ -762,15 +764,17 @@ mqtt_packet_in(struct mqtt_conn *c, const uint8_t *buf, size_t len,
 		if (c->state == MQTT_S_NEW && pkt.type == MQTT_CONNECT)
 			mqtt_connect_error(c, &pkt, rc);
 		else
-			mqtt_fail(c, rc, rc == MQTT_RC_MALFORMED ?
-			    "malformed packet" : "protocol error");
+			mqtt_fail(c, rc,
+			    rc == MQTT_RC_MALFORMED ? "malformed packet"
+			                            : "protocol error");
 		return;
 	}
 	fn = pkt.type < 16 ? mqtt_dispatch[c->state][pkt.type] : NULL;
 	if (fn == NULL) {
 		/* MQTT-3.1.0-1 (CONNECT first), 3.1.0-2 (only once), 4.8 */
-		mqtt_fail(c, MQTT_RC_PROTOCOL_ERROR, c->state == MQTT_S_NEW ?
-		    "first packet is not CONNECT" : "unexpected packet");
+		mqtt_fail(c, MQTT_RC_PROTOCOL_ERROR,
+		    c->state == MQTT_S_NEW ? "first packet is not CONNECT"
+		                           : "unexpected packet");
 		return;
 	}
 	c->last_rx_ms = now_ms;
@@ -790,13 +794,14 @@ mqtt_max_in(const struct mqtt_conn *c)
 	if (conf->max_packet_size)
 		return conf->max_packet_size;
 	if (conf->message_size_limit)
-		return (uint64_t)conf->message_size_limit + MQTT_HEADER_ALLOWANCE;
+		return (uint64_t)conf->message_size_limit +
+		    MQTT_HEADER_ALLOWANCE;
 	return MQTT_MAX_REMAINING + 5;
 }
 
 static size_t
-mqtt_input(void *p, const uint8_t *data, size_t len, size_t *need,
-    uint64_t now_ms)
+mqtt_input(
+    void *p, const uint8_t *data, size_t len, size_t *need, uint64_t now_ms)
 {
 	struct mqtt_conn *c = p;
 	size_t off = 0, flen;
@@ -805,11 +810,13 @@ mqtt_input(void *p, const uint8_t *data, size_t len, size_t *need,
 	while (off < len && c->state != MQTT_S_CLOSING && !c->paused) {
 		int st;
 
-		flen = 0; /* set on MQTT_MORE once the fixed header is complete */
+		flen =
+		    0; /* set on MQTT_MORE once the fixed header is complete */
 		st = mqtt_frame_len(data + off, len - off, &flen);
 
 		if (st == MQTT_ERR) {
-			mqtt_fail(c, MQTT_RC_MALFORMED, "malformed remaining length");
+			mqtt_fail(
+			    c, MQTT_RC_MALFORMED, "malformed remaining length");
 			break;
 		}
 		if (st == MQTT_OK || flen) {
@@ -845,11 +852,12 @@ mqtt_pub_props(const struct mqtt_conn *c, const struct delivery *d,
 		p->payload_format = m->payload_format;
 	}
 	if (m->expiry_at_ms) {
-		uint64_t left = m->expiry_at_ms > now_ms ?
-		    m->expiry_at_ms - now_ms : 0;
+		uint64_t left =
+		    m->expiry_at_ms > now_ms ? m->expiry_at_ms - now_ms : 0;
 
 		p->present |= MQTT_PBIT(MQTT_PROP_MESSAGE_EXPIRY);
-		p->message_expiry = (uint32_t)((left + 999) / 1000); /* 3.3.2.3.3 */
+		p->message_expiry =
+		    (uint32_t)((left + 999) / 1000); /* 3.3.2.3.3 */
 	}
 	if (m->content_type) {
 		p->present |= MQTT_PBIT(MQTT_PROP_CONTENT_TYPE);
@@ -895,12 +903,12 @@ mqtt_session_send(void *owner, const struct delivery *d, uint64_t now_ms)
 	pub.payload.p = d->m->payload;
 	pub.payload.len = d->m->payload_len;
 	mqtt_pub_props(c, d, &pub.props, now_ms);
-	hlen = mqtt_encode_publish_header(buf, sizeof(stackbuf), &pub,
-	    c->version, &total);
+	hlen = mqtt_encode_publish_header(
+	    buf, sizeof(stackbuf), &pub, c->version, &total);
 	if (hlen == 0) {
 		buf = xmalloc(total - d->m->payload_len);
-		hlen = mqtt_encode_publish_header(buf,
-		    total - d->m->payload_len, &pub, c->version, &total);
+		hlen = mqtt_encode_publish_header(
+		    buf, total - d->m->payload_len, &pub, c->version, &total);
 		ASSERT(hlen > 0);
 	}
 	if (c->peer_max_packet && total > c->peer_max_packet) {
@@ -952,11 +960,11 @@ mqtt_session_kick(void *owner, uint8_t reason)
 }
 
 static const struct session_ops mqtt_session_ops = {
-	.send = mqtt_session_send,
-	.send_release = mqtt_session_release,
-	.has_room = mqtt_session_has_room,
-	.resume = mqtt_session_resume,
-	.kick = mqtt_session_kick,
+    .send = mqtt_session_send,
+    .send_release = mqtt_session_release,
+    .has_room = mqtt_session_has_room,
+    .resume = mqtt_session_resume,
+    .kick = mqtt_session_kick,
 };
 
 /* ---- proto_ops ---- */
@@ -984,8 +992,8 @@ mqtt_tick(void *p, uint64_t now_ms)
 	if (c->state == MQTT_S_NEW) {
 		timeout = (uint64_t)c->b->conf->connect_timeout * 1000;
 		if (now_ms - c->opened_ms >= timeout)
-			mqtt_fail(c, MQTT_RC_MAX_CONNECT_TIME,
-			    "no CONNECT in time");
+			mqtt_fail(
+			    c, MQTT_RC_MAX_CONNECT_TIME, "no CONNECT in time");
 		return;
 	}
 	if (c->state != MQTT_S_CONNECTED || c->keep_alive == 0)
@@ -1017,10 +1025,10 @@ mqtt_close(void *p, const char *reason UNUSED, uint64_t now_ms)
 }
 
 const struct proto_ops mqtt_proto_ops = {
-	.name = "mqtt",
-	.open = mqtt_open,
-	.input = mqtt_input,
-	.tick = mqtt_tick,
-	.drained = mqtt_drained,
-	.close = mqtt_close,
+    .name = "mqtt",
+    .open = mqtt_open,
+    .input = mqtt_input,
+    .tick = mqtt_tick,
+    .drained = mqtt_drained,
+    .close = mqtt_close,
 };

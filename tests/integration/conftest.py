@@ -42,7 +42,11 @@ class Broker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        self._wait_listening(listeners)
+        try:
+            self._wait_listening(listeners)
+        except Exception:
+            self.kill()  # never leave a half-started broker running
+            raise
         self.host = "127.0.0.1"
         self.port = self.ports.get("mqtt") or next(iter(self.ports.values()))
 

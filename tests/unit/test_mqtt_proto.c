@@ -20,13 +20,13 @@
 
 struct fake_io {
 	uint8_t out[65536];
-	size_t len;   /* bytes written */
-	size_t rd;    /* bytes already consumed by next_packet() */
+	size_t len; /* bytes written */
+	size_t rd; /* bytes already consumed by next_packet() */
 	bool closed;
 	const char *reason;
 	bool paused;
-	void *p;      /* adapter state */
-	bool gone;    /* proto close() called */
+	void *p; /* adapter state */
+	bool gone; /* proto close() called */
 };
 
 static void
@@ -69,11 +69,11 @@ fake_close(void *io, const char *reason)
 }
 
 static const struct proto_out fake_out = {
-	.write = fake_write,
-	.write_msg = fake_write_msg,
-	.pending = fake_pending,
-	.pause = fake_pause,
-	.close = fake_close,
+    .write = fake_write,
+    .write_msg = fake_write_msg,
+    .pending = fake_pending,
+    .pause = fake_pause,
+    .close = fake_close,
 };
 
 struct fixture {
@@ -101,8 +101,9 @@ conn_end(struct fixture *f, int i)
 	struct fake_io *io = &f->io[i];
 
 	if (io->p && !io->gone) {
-		mqtt_proto_ops.close(io->p, io->closed ? io->reason :
-		    "connection reset by peer", f->now);
+		mqtt_proto_ops.close(io->p,
+		    io->closed ? io->reason : "connection reset by peer",
+		    f->now);
 		io->gone = true;
 	}
 }
@@ -133,8 +134,8 @@ conn_open(struct fixture *f, int i)
 static void
 feed(struct fixture *f, int i, const void *data, size_t len)
 {
-	size_t need, n = mqtt_proto_ops.input(f->io[i].p, data, len, &need,
-	    f->now);
+	size_t need,
+	    n = mqtt_proto_ops.input(f->io[i].p, data, len, &need, f->now);
 
 	assert_true(n <= len);
 	if (!f->io[i].closed && !f->io[i].paused)
@@ -154,8 +155,8 @@ feed_split(struct fixture *f, int i, const uint8_t *data, size_t len)
 		buf[have++] = data[k];
 		if (have < need)
 			continue;
-		size_t n = mqtt_proto_ops.input(f->io[i].p, buf, have, &need,
-		    f->now);
+		size_t n =
+		    mqtt_proto_ops.input(f->io[i].p, buf, have, &need, f->now);
 		memmove(buf, buf + n, have - n);
 		have -= n;
 	}
@@ -172,10 +173,10 @@ next_packet(struct fixture *f, int i, uint8_t version, struct mqtt_packet *pkt)
 
 	if (io->rd == io->len)
 		return false;
-	assert_int_equal(mqtt_frame_len(io->out + io->rd, io->len - io->rd,
-			     &flen), MQTT_OK);
-	assert_int_equal(mqtt_decode(io->out + io->rd, flen, version, pkt, &rc),
-	    MQTT_OK);
+	assert_int_equal(
+	    mqtt_frame_len(io->out + io->rd, io->len - io->rd, &flen), MQTT_OK);
+	assert_int_equal(
+	    mqtt_decode(io->out + io->rd, flen, version, pkt, &rc), MQTT_OK);
 	io->rd += flen;
 	return true;
 }
@@ -196,9 +197,9 @@ expect_type(struct fixture *f, int i, uint8_t version, uint8_t type,
 static void
 connect311(struct fixture *f, int i, bool clean, uint16_t ka)
 {
-	uint8_t pkt[] = { 0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4,
-		(uint8_t)(clean ? 0x02 : 0x00), (uint8_t)(ka >> 8), (uint8_t)ka,
-		0, 2, 'c', (uint8_t)('0' + i) };
+	uint8_t pkt[] = {0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4,
+	    (uint8_t)(clean ? 0x02 : 0x00), (uint8_t)(ka >> 8), (uint8_t)ka, 0,
+	    2, 'c', (uint8_t)('0' + i)};
 	struct mqtt_packet ack;
 
 	conn_open(f, i);
@@ -227,8 +228,8 @@ subscribe(struct fixture *f, int i, const char *filter, uint8_t qos)
 }
 
 static size_t
-publish_bytes(uint8_t *pkt, const char *topic, const char *payload,
-    uint8_t qos, uint16_t id, bool dup)
+publish_bytes(uint8_t *pkt, const char *topic, const char *payload, uint8_t qos,
+    uint16_t id, bool dup)
 {
 	size_t tl = strlen(topic), pl = strlen(payload), n = 0;
 
@@ -246,7 +247,7 @@ static void
 test_connect_connack_bytes(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t want[] = { 0x20, 0x02, 0x00, 0x00 };
+	const uint8_t want[] = {0x20, 0x02, 0x00, 0x00};
 
 	connect311(f, 0, true, 10);
 	assert_int_equal(f->io[0].len, 4);
@@ -258,8 +259,8 @@ static void
 test_connect_split_every_byte(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t pkt[] = { 0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0,
-		10, 0, 1, 'x', 0xC0, 0x00 /* PINGREQ */ };
+	const uint8_t pkt[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 10,
+	    0, 1, 'x', 0xC0, 0x00 /* PINGREQ */};
 
 	conn_open(f, 0);
 	feed_split(f, 0, pkt, sizeof(pkt));
@@ -271,7 +272,7 @@ static void
 test_first_packet_must_be_connect(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t ping[] = { 0xC0, 0x00 };
+	const uint8_t ping[] = {0xC0, 0x00};
 
 	conn_open(f, 0);
 	feed(f, 0, ping, sizeof(ping));
@@ -283,8 +284,8 @@ static void
 test_second_connect_closes(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t pkt[] = { 0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0,
-		10, 0, 1, 'x' };
+	const uint8_t pkt[] = {
+	    0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 10, 0, 1, 'x'};
 
 	connect311(f, 0, true, 10);
 	feed(f, 0, pkt, sizeof(pkt));
@@ -296,9 +297,9 @@ static void
 test_bad_version_connack_1(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t pkt[] = { 0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 9, 2, 0,
-		10, 0, 1, 'x' };
-	const uint8_t want[] = { 0x20, 0x02, 0x00, 0x01 };
+	const uint8_t pkt[] = {
+	    0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 9, 2, 0, 10, 0, 1, 'x'};
+	const uint8_t want[] = {0x20, 0x02, 0x00, 0x01};
 
 	conn_open(f, 0);
 	feed(f, 0, pkt, sizeof(pkt));
@@ -311,11 +312,11 @@ static void
 test_empty_id_rules(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t clean[] = { 0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0,
-		10, 0, 0 };
-	const uint8_t keep[] = { 0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0, 0,
-		10, 0, 0 };
-	const uint8_t refused[] = { 0x20, 0x02, 0x00, 0x02 };
+	const uint8_t clean[] = {
+	    0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 10, 0, 0};
+	const uint8_t keep[] = {
+	    0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0, 0, 10, 0, 0};
+	const uint8_t refused[] = {0x20, 0x02, 0x00, 0x02};
 
 	conn_open(f, 0);
 	feed(f, 0, clean, sizeof(clean));
@@ -356,7 +357,7 @@ test_qos2_inbound_once(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t pkt[64];
-	const uint8_t pubrel[] = { 0x62, 0x02, 0x00, 0x05 };
+	const uint8_t pubrel[] = {0x62, 0x02, 0x00, 0x05};
 	struct mqtt_packet p;
 	size_t n;
 
@@ -375,7 +376,7 @@ test_qos2_inbound_once(void **state)
 	assert_int_equal(p.u.ack.packet_id, 5);
 	expect_type(f, 0, 4, MQTT_PUBLISH, &p);
 	assert_false(next_packet(f, 0, 4, &p)); /* delivered exactly once */
-	feed(f, 1, pubrel, sizeof(pubrel));	/* unknown id: PUBCOMP too */
+	feed(f, 1, pubrel, sizeof(pubrel)); /* unknown id: PUBCOMP too */
 	expect_type(f, 1, 4, MQTT_PUBCOMP, &p);
 }
 
@@ -385,7 +386,7 @@ test_qos2_outbound_handshake(void **state)
 	struct fixture *f = *state;
 	uint8_t pkt[64];
 	struct mqtt_packet p;
-	uint8_t ack[4] = { 0x50, 0x02, 0, 0 };
+	uint8_t ack[4] = {0x50, 0x02, 0, 0};
 	size_t n;
 
 	connect311(f, 0, true, 10);
@@ -398,7 +399,8 @@ test_qos2_outbound_handshake(void **state)
 	util_put_u16(ack + 2, p.u.publish.packet_id);
 	feed(f, 0, ack, 4); /* PUBREC */
 	expect_type(f, 0, 4, MQTT_PUBREL, &p);
-	assert_int_equal(f->io[0].out[f->io[0].rd - 4], 0x62); /* MQTT-3.6.1-1 */
+	assert_int_equal(
+	    f->io[0].out[f->io[0].rd - 4], 0x62); /* MQTT-3.6.1-1 */
 	ack[0] = 0x70;
 	feed(f, 0, ack, 4); /* PUBCOMP */
 	assert_int_equal(f->b->matched_cap >= 1, 1);
@@ -410,8 +412,8 @@ test_keepalive_timeout_fires_will(void **state)
 {
 	struct fixture *f = *state;
 	/* CONNECT with will "w" / "bye", keep alive 2, id "k" */
-	const uint8_t pkt[] = { 0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06,
-		0, 2, 0, 1, 'k', 0, 1, 'w', 0, 3, 'b', 'y', 'e' };
+	const uint8_t pkt[] = {0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06, 0,
+	    2, 0, 1, 'k', 0, 1, 'w', 0, 3, 'b', 'y', 'e'};
 	struct mqtt_packet p;
 
 	connect311(f, 0, true, 0);
@@ -434,9 +436,9 @@ static void
 test_disconnect_discards_will(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t pkt[] = { 0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06,
-		0, 0, 0, 1, 'k', 0, 1, 'w', 0, 3, 'b', 'y', 'e' };
-	const uint8_t disc[] = { 0xE0, 0x00 };
+	const uint8_t pkt[] = {0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06, 0,
+	    0, 0, 1, 'k', 0, 1, 'w', 0, 3, 'b', 'y', 'e'};
+	const uint8_t disc[] = {0xE0, 0x00};
 	struct mqtt_packet p;
 
 	connect311(f, 0, true, 0);
@@ -468,7 +470,7 @@ static void
 test_malformed_closes_others_unaffected(void **state)
 {
 	struct fixture *f = *state;
-	const uint8_t bad[] = { 0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01 };
+	const uint8_t bad[] = {0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01};
 	uint8_t pkt[64];
 	size_t n;
 
@@ -501,7 +503,7 @@ test_oversized_closes_before_buffering(void **state)
 {
 	struct fixture *f = *state;
 	/* PUBLISH claiming 2 MB: refused from the header alone. */
-	const uint8_t hdr[] = { 0x30, 0x80, 0x80, 0x80, 0x01 };
+	const uint8_t hdr[] = {0x30, 0x80, 0x80, 0x80, 0x01};
 
 	f->conf.max_packet_size = 1024;
 	connect311(f, 0, true, 10);
@@ -536,8 +538,8 @@ test_takeover_closes_old(void **state)
 	connect311(f, 1, false, 10);
 	/* same id "c0" from connection 2 */
 	{
-		const uint8_t pkt[] = { 0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4,
-			0, 0, 10, 0, 2, 'c', '0' };
+		const uint8_t pkt[] = {0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4, 0,
+		    0, 10, 0, 2, 'c', '0'};
 		struct mqtt_packet ack;
 
 		conn_open(f, 2);
@@ -586,24 +588,24 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_connect_connack_bytes),
-		T(test_connect_split_every_byte),
-		T(test_first_packet_must_be_connect),
-		T(test_second_connect_closes),
-		T(test_bad_version_connack_1),
-		T(test_empty_id_rules),
-		T(test_pubsub_qos1),
-		T(test_qos2_inbound_once),
-		T(test_qos2_outbound_handshake),
-		T(test_keepalive_timeout_fires_will),
-		T(test_disconnect_discards_will),
-		T(test_connect_timeout),
-		T(test_malformed_closes_others_unaffected),
-		T(test_wildcard_publish_closes),
-		T(test_oversized_closes_before_buffering),
-		T(test_message_size_limit),
-		T(test_takeover_closes_old),
-		T(test_persistent_resume_dup),
+	    T(test_connect_connack_bytes),
+	    T(test_connect_split_every_byte),
+	    T(test_first_packet_must_be_connect),
+	    T(test_second_connect_closes),
+	    T(test_bad_version_connack_1),
+	    T(test_empty_id_rules),
+	    T(test_pubsub_qos1),
+	    T(test_qos2_inbound_once),
+	    T(test_qos2_outbound_handshake),
+	    T(test_keepalive_timeout_fires_will),
+	    T(test_disconnect_discards_will),
+	    T(test_connect_timeout),
+	    T(test_malformed_closes_others_unaffected),
+	    T(test_wildcard_publish_closes),
+	    T(test_oversized_closes_before_buffering),
+	    T(test_message_size_limit),
+	    T(test_takeover_closes_old),
+	    T(test_persistent_resume_dup),
 #undef T
 	};
 

@@ -59,8 +59,8 @@ owner_send(void *p, const struct delivery *d, uint64_t now_ms)
 	s->retain = d->retain;
 	s->nsub_ids = (uint8_t)MIN(d->nsub_ids, 4);
 	memcpy(s->sub_ids, d->sub_ids, s->nsub_ids * sizeof(uint32_t));
-	snprintf(s->payload, sizeof(s->payload), "%.*s",
-	    (int)d->m->payload_len, (const char *)d->m->payload);
+	snprintf(s->payload, sizeof(s->payload), "%.*s", (int)d->m->payload_len,
+	    (const char *)d->m->payload);
 	snprintf(s->topic, sizeof(s->topic), "%s", d->m->topic);
 }
 
@@ -98,11 +98,11 @@ owner_kick(void *p, uint8_t reason)
 }
 
 static const struct session_ops owner_ops = {
-	.send = owner_send,
-	.send_release = owner_release,
-	.has_room = owner_has_room,
-	.resume = owner_resume,
-	.kick = owner_kick,
+    .send = owner_send,
+    .send_release = owner_release,
+    .has_room = owner_has_room,
+    .resume = owner_resume,
+    .kick = owner_kick,
 };
 
 static int
@@ -121,7 +121,8 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	LIST_FOREACH_SAFE (it, tmp, &f->b->sessions) {
+	LIST_FOREACH_SAFE(it, tmp, &f->b->sessions)
+	{
 		struct session *s = CONTAINER_OF(it, struct session, all_link);
 
 		session_detach(s);
@@ -133,8 +134,8 @@ teardown(void **state)
 
 /* Open and attach a session for owner i; persistent unless expiry 0. */
 static struct session *
-connect(struct fixture *f, int i, const char *id, bool clean,
-    uint32_t expiry, uint16_t window, uint64_t now)
+connect(struct fixture *f, int i, const char *id, bool clean, uint32_t expiry,
+    uint16_t window, uint64_t now)
 {
 	struct owner *o = &f->o[i];
 	bool present;
@@ -179,11 +180,11 @@ static void
 sub(struct fixture *f, struct session *s, const char *filter, uint8_t qos,
     uint32_t sub_id)
 {
-	struct sub_opts o = { .qos = qos, .sub_id = sub_id };
+	struct sub_opts o = {.qos = qos, .sub_id = sub_id};
 	bool existed;
 
-	(void)broker_subscribe(f->b, s, filter, strlen(filter), NULL, 0, &o,
-	    &existed);
+	(void)broker_subscribe(
+	    f->b, s, filter, strlen(filter), NULL, 0, &o, &existed);
 }
 
 static void
@@ -191,7 +192,7 @@ test_window_and_order(void **state)
 {
 	struct fixture *f = *state;
 	struct session *s = connect(f, 0, "a", true, 0, 2, 0);
-	char p[8];
+	char p[16];
 
 	sub(f, s, "t", 1, 0);
 	for (int i = 0; i < 5; i++) {
@@ -224,7 +225,7 @@ test_qos2_flow(void **state)
 	assert_int_equal(o->nsent, 1);
 	assert_int_equal(o->sent[0].qos, 2);
 	assert_false(session_on_pubcomp(s, 1, 0)); /* not released yet */
-	assert_false(session_on_puback(s, 1, 0));  /* wrong ack for QoS 2 */
+	assert_false(session_on_puback(s, 1, 0)); /* wrong ack for QoS 2 */
 	assert_true(session_on_pubrec(s, 1, 0));
 	assert_true(o->sent[1].release);
 	assert_int_equal(o->sent[1].pkt_id, 1);
@@ -251,7 +252,8 @@ static void
 test_resume_resends_in_order(void **state)
 {
 	struct fixture *f = *state;
-	struct session *s = connect(f, 0, "p", false, SESSION_EXPIRY_NEVER, 10, 0);
+	struct session *s =
+	    connect(f, 0, "p", false, SESSION_EXPIRY_NEVER, 10, 0);
 	struct owner *o = &f->o[0];
 
 	sub(f, s, "t", 2, 0);
@@ -297,8 +299,9 @@ static void
 test_offline_queue_limit(void **state)
 {
 	struct fixture *f = *state;
-	struct session *s = connect(f, 0, "p", false, SESSION_EXPIRY_NEVER, 10, 0);
-	char p[8];
+	struct session *s =
+	    connect(f, 0, "p", false, SESSION_EXPIRY_NEVER, 10, 0);
+	char p[16];
 
 	f->conf.max_queued_messages = 3;
 	sub(f, s, "t", 1, 0);
@@ -421,7 +424,7 @@ test_no_local(void **state)
 {
 	struct fixture *f = *state;
 	struct session *s = connect(f, 0, "a", true, 0, 10, 0);
-	struct sub_opts o = { .qos = 0, .no_local = true };
+	struct sub_opts o = {.qos = 0, .no_local = true};
 	bool existed;
 
 	(void)broker_subscribe(f->b, s, "t", 1, NULL, 0, &o, &existed);
@@ -436,7 +439,7 @@ test_retained_on_subscribe(void **state)
 {
 	struct fixture *f = *state;
 	struct session *s = connect(f, 0, "a", true, 0, 10, 0);
-	struct sub_opts o = { .qos = 1 };
+	struct sub_opts o = {.qos = 1};
 	bool existed;
 
 	publish(f, NULL, "r/1", "kept", 2, true, 0);
@@ -530,7 +533,8 @@ test_takeover(void **state)
 {
 	struct fixture *f = *state;
 	struct session *w = connect(f, 0, "watcher", true, 0, 10, 0);
-	struct session *a = connect(f, 1, "a", false, SESSION_EXPIRY_NEVER, 10, 0);
+	struct session *a =
+	    connect(f, 1, "a", false, SESSION_EXPIRY_NEVER, 10, 0);
 	bool present;
 
 	sub(f, w, "will/#", 1, 0);
@@ -563,25 +567,25 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_window_and_order),
-		T(test_qos2_flow),
-		T(test_min_qos),
-		T(test_resume_resends_in_order),
-		T(test_packet_id_wrap_skips_in_use),
-		T(test_offline_queue_limit),
-		T(test_backpressure),
-		T(test_qos0_slow_and_offline),
-		T(test_expired_not_delivered),
-		T(test_inq2),
-		T(test_overlap_one_copy),
-		T(test_no_local),
-		T(test_retained_on_subscribe),
-		T(test_will),
-		T(test_will_delay),
-		T(test_session_expiry),
-		T(test_clean_session_discarded),
-		T(test_takeover),
-		T(test_generated_ids_unique),
+	    T(test_window_and_order),
+	    T(test_qos2_flow),
+	    T(test_min_qos),
+	    T(test_resume_resends_in_order),
+	    T(test_packet_id_wrap_skips_in_use),
+	    T(test_offline_queue_limit),
+	    T(test_backpressure),
+	    T(test_qos0_slow_and_offline),
+	    T(test_expired_not_delivered),
+	    T(test_inq2),
+	    T(test_overlap_one_copy),
+	    T(test_no_local),
+	    T(test_retained_on_subscribe),
+	    T(test_will),
+	    T(test_will_delay),
+	    T(test_session_expiry),
+	    T(test_clean_session_discarded),
+	    T(test_takeover),
+	    T(test_generated_ids_unique),
 #undef T
 	};
 
