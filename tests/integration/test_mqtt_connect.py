@@ -3,7 +3,7 @@ section 3.1, 3.12, README "MQTT behaviour where the standard leaves a
 choice")."""
 import time
 
-from mqttraw import (CONNACK, PINGRESP, PINGRESP_PKT, PINGREQ_PKT, SUBACK,
+from mqttraw import (CONNACK, MOSQUITTO, PINGRESP, PINGRESP_PKT, PINGREQ_PKT, SUBACK,
                      Raw, broker, connect_pkt, make_broker, paho,
                      publish_pkt, raw, skip_on_mosquitto, subscribe_pkt)  # noqa: F401
 
@@ -171,7 +171,10 @@ def test_keepalive_silence_closes_and_publishes_will(broker):
     t0 = time.monotonic()
     r.assert_closed_silently(timeout=8)
     # 1.5 x keep alive (MQTT-3.1.2-24); allow timer granularity.
-    assert time.monotonic() - t0 >= 1.0
+    # (Mosquitto 2.0.11 takes up to ~5 s; Junction must be prompt.)
+    elapsed = time.monotonic() - t0
+    assert elapsed >= 1.0
+    assert MOSQUITTO or elapsed < 3.0, "closed after %.1fs" % elapsed
     m = sub.get()
     assert (m.topic, m.payload) == ("ka/will", b"gone")
 
@@ -227,3 +230,30 @@ def test_subscribe_before_connack_read_is_served(broker):
     assert r.expect(CONNACK).rc == 0
     p = r.expect(SUBACK)
     assert (p.pid, p.codes) == (3, [1])
+
+
+def test_will_topic_with_wildcard_closed(broker):
+    # MQTT 4.7.1: the Will Topic is a topic name, no wildcards.
+    r = Raw(broker)
+    r.send(connect_pkt("c-wwild", will=("w/+/x", b"x", 0, False)))
+    got = r.wait_closed()
+    assert all(p.type == CONNACK and p.rc != 0 for p in got), got
+
+
+def test_will_topic_invalid_utf8_closed(broker):
+    # MQTT-1.5.3-1
+    r = Raw(broker)
+    r.send(connect_pkt("c-wutf", will=(b"w/\xff", b"x", 0, False)))
+    got = r.wait_closed()
+    assert all(p.type == CONNACK and p.rc != 0 for p in got), got
+
+
+def test_takeover_of_persistent_session_keeps_it(broker):
+    first = raw(broker, "c-tp", clean=False)
+    first.subscribe([("tp/t", 1)])
+    second = raw(broker, "c-tp", clean=False)
+    assert second.connack.sp == 1
+    first.wait_closed()
+    pub = raw(broker, "c-tp-pub")
+    pub.publish("tp/t", b"to the new connection", qos=1)
+    assert second.get().payload == b"to the new connection"

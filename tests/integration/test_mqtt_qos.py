@@ -2,7 +2,7 @@
 README: inbound QoS 2 method B, delivered QoS = min(pub, sub))."""
 import pytest
 
-from mqttraw import (PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, broker,
+from mqttraw import (PUBACK, PUBCOMP, PUBREC, PUBREL, broker,
                      make_broker, paho, publish_pkt, pubrel_pkt, raw)  # noqa: F401
 
 
@@ -147,4 +147,36 @@ def test_subscriber_puback_unknown_id_ignored(broker):
     sub.send(b"\x40\x02\x12\x34")       # PUBACK nobody asked for
     sub.send(b"\x70\x02\x12\x35")       # PUBCOMP nobody asked for
     sub.assert_open()
-    assert PUBLISH   # (keep import used)
+
+
+def test_inbound_qos2_delivered_before_pubrel(broker):
+    # README: method B, the message goes out when the PUBLISH arrives.
+    from mqttraw import skip_on_mosquitto
+    skip_on_mosquitto("delivers inbound QoS 2 on PUBREL (method A)")
+    sub = raw(broker, "mb-sub")
+    sub.subscribe([("mb/t", 2)])
+    pub = raw(broker, "mb-pub")
+    pub.send(publish_pkt("mb/t", b"early", qos=2, pid=31))
+    assert pub.expect(PUBREC).pid == 31
+    m = sub.get()                       # no PUBREL sent yet
+    assert (m.payload, m.qos) == (b"early", 2)
+    pub.send(pubrel_pkt(31))
+    assert pub.expect(PUBCOMP).pid == 31
+
+
+def test_inbound_qos2_dedup_across_publisher_reconnect(broker):
+    sub = raw(broker, "rx-sub")
+    sub.subscribe([("rx/t", 2)])
+    pub = raw(broker, "rx-pub", clean=False)
+    pub.send(publish_pkt("rx/t", b"exactly once", qos=2, pid=12))
+    assert pub.expect(PUBREC).pid == 12
+    pub.close()                         # lost before PUBREL
+    pub = raw(broker, "rx-pub", clean=False)
+    assert pub.connack.sp == 1
+    pub.send(publish_pkt("rx/t", b"exactly once", qos=2, pid=12, dup=True))
+    assert pub.expect(PUBREC).pid == 12
+    pub.send(pubrel_pkt(12))
+    assert pub.expect(PUBCOMP).pid == 12
+    pub.publish("rx/t", b"marker", qos=1, pid=13)
+    assert sub.get().payload == b"exactly once"
+    assert sub.get().payload == b"marker"
