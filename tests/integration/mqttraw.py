@@ -21,7 +21,6 @@ make_broker and broker override the conftest fixtures of the same name
 import os
 import queue
 import random
-import select
 import signal
 import socket
 import struct
@@ -603,81 +602,23 @@ class MosquittoBroker:
         self.proc.wait()
 
 
-def _junction_broker_class():
-    """conftest.Broker with its stderr read safely.
-
-    conftest's _readline select()s on the fd, then calls readline() on the
-    buffered file: when "starting" and "listening on" arrive in one read,
-    the second line sits in Python's buffer while select() waits on an
-    empty pipe for 20 s (seen as "broker did not start" under load). And
-    nothing reads stderr after start, so a broker logging a line per
-    connection could block on a full pipe. This subclass reads the fd
-    with os.read and keeps draining it on a thread."""
-    import conftest
-
-    class JunctionBroker(conftest.Broker):
-        def _readline(self, deadline):
-            fd = self.proc.stderr.fileno()
-            pending = getattr(self, "_pending", b"")
-            while b"\n" not in pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("broker did not start: " +
-                                       "".join(self.log))
-                r, _, _ = select.select([fd], [], [], left)
-                if r:
-                    data = os.read(fd, 65536)
-                    if not data:
-                        raise RuntimeError("broker exited: " +
-                                           "".join(self.log))
-                    pending += data
-            line, pending = pending.split(b"\n", 1)
-            self._pending = pending
-            line = line.decode(errors="replace") + "\n"
-            self.log.append(line)
-            return line
-
-        def _wait_listening(self, n):
-            super()._wait_listening(n)
-            rest = getattr(self, "_pending", b"")
-            if rest:
-                self.log.append(rest.decode(errors="replace"))
-            self._pending = b""
-            threading.Thread(target=self._drain, daemon=True).start()
-
-        def _drain(self):
-            fd = self.proc.stderr.fileno()
-            while True:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                self.log.append(data.decode(errors="replace"))
-
-        def drain_log(self):
-            return "".join(self.log)
-
-    return JunctionBroker
-
-
 @pytest.fixture
-def make_broker():
+def make_broker(make_broker):
     """Overrides conftest's make_broker: make_broker(extra_conf).
-    Same contract: each broker is SIGTERMed at teardown (after the test's
-    clients are closed) and must exit 0 if it was still alive."""
+
+    Against Junction it is conftest's factory; against Mosquitto it starts
+    MosquittoBroker with the same contract (SIGTERM at teardown, exit 0
+    if it was still alive). Either way the test's clients are closed
+    first, so the brokers stop with nobody connected."""
+    if not MOSQUITTO:
+        yield make_broker
+        close_clients()
+        return
     started = []
 
     def make(extra="", conf=None, listeners=1):
-        if MOSQUITTO:
-            assert conf is None, "custom full configs are Junction-only"
-            b = MosquittoBroker(extra)
-        else:
-            import conftest
-            cls = _junction_broker_class()
-            b = cls((conf if conf is not None else conftest.BASE_CONF) +
-                    extra, listeners)
+        assert conf is None, "custom full configs are Junction-only"
+        b = MosquittoBroker(extra)
         started.append(b)
         return b
 
@@ -687,7 +628,7 @@ def make_broker():
         was_alive = b.alive()
         rc = b.stop()
         if was_alive:
-            assert rc == 0, "broker exited with %s; log:\n%s" % (
+            assert rc == 0, "mosquitto exited with %s; log:\n%s" % (
                 rc, b.drain_log()[-4000:])
 
 
