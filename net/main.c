@@ -143,6 +143,16 @@ main_loop(struct server *srv)
 	}
 }
 
+/* Every counter once, so each counted drop is visible to the operator. */
+static void
+main_log_stats(const struct broker *b)
+{
+#define MAIN_STAT(name) \
+	log_notice("stat %s %llu", #name, (unsigned long long)b->stats.name);
+	BROKER_STATS(MAIN_STAT)
+#undef MAIN_STAT
+}
+
 static int
 main_run(const struct config *conf, const char *fname)
 {
@@ -162,6 +172,7 @@ main_run(const struct config *conf, const char *fname)
 	else
 		rc = 1;
 	server_free(srv);
+	main_log_stats(b);
 	broker_free(b); /* frees the store it owns */
 	return rc;
 }
