@@ -132,35 +132,37 @@ decode_vec(uint8_t *b, size_t len, unsigned version, struct stomp_frame *f,
 /* ---- valid vectors ---- */
 
 static void
+check_good(const struct vec *v)
+{
+	uint8_t *b = dup_bytes(v->b, v->len), out[512];
+	struct stomp_header hdr[MAX_HDRS];
+	struct stomp_frame f;
+	enum stomp_err err;
+	size_t skip, flen;
+
+	print_message("%s\n", v->name);
+	assert_int_equal(
+	    frame_once(b, v->len, &big, &skip, &flen, &err), STOMP_OK);
+	assert_int_equal(skip, 0);
+	assert_int_equal(flen, v->len);
+	assert_int_equal(
+	    decode_vec(b, v->len, v->version, &f, hdr, &err), STOMP_OK);
+	assert_int_equal(f.cmd, v->cmd);
+	if (v->canonical) {
+		assert_int_equal(
+		    stomp_encode(out, sizeof(out), v->version, &f, false),
+		    v->len);
+		assert_memory_equal(out, v->b, v->len);
+	}
+	free(b);
+}
+
+static void
 test_good_roundtrip(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
-		const struct vec *v = &good[i];
-		uint8_t *b = dup_bytes(v->b, v->len);
-		struct stomp_header hdr[MAX_HDRS];
-		struct stomp_frame f;
-		enum stomp_err err;
-		size_t skip, flen;
-		uint8_t out[512];
-
-		print_message("%s\n", v->name);
-		assert_int_equal(
-		    frame_once(b, v->len, &big, &skip, &flen, &err), STOMP_OK);
-		assert_int_equal(skip, 0);
-		assert_int_equal(flen, v->len);
-		assert_int_equal(
-		    decode_vec(b, v->len, v->version, &f, hdr, &err), STOMP_OK);
-		assert_int_equal(f.cmd, v->cmd);
-		if (v->canonical) {
-			size_t n = stomp_encode(
-			    out, sizeof(out), v->version, &f, false);
-
-			assert_int_equal(n, v->len);
-			assert_memory_equal(out, v->b, v->len);
-		}
-		free(b);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(good); i++)
+		check_good(&good[i]);
 }
 
 /* Every strict prefix is MORE with a fresh state; the whole is OK. */
@@ -365,36 +367,37 @@ static const struct esc_case esc_cases[] = {
 };
 
 static void
+check_escape(const struct esc_case *c)
+{
+	struct stomp_header hdr[MAX_HDRS];
+	struct stomp_frame f;
+	enum stomp_err err;
+	char fr[256];
+	int n = snprintf(fr, sizeof(fr), "%s\n%s\n\n", c->cmd, c->line);
+	uint8_t *b = dup_bytes(fr, (size_t)n + 1);
+	int st = decode_vec(b, (size_t)n + 1, c->version, &f, hdr, &err);
+
+	print_message("%u %s %s\n", c->version, c->cmd, c->line);
+	if (c->name == NULL) {
+		assert_int_equal(st, STOMP_ERR);
+		assert_int_equal(err, STOMP_E_BAD_ESCAPE);
+	} else {
+		assert_int_equal(st, STOMP_OK);
+		assert_int_equal(f.nhdr, 1);
+		assert_int_equal(hdr[0].name_len, strlen(c->name));
+		assert_memory_equal(hdr[0].name, c->name, strlen(c->name));
+		assert_int_equal(hdr[0].value_len, strlen(c->value));
+		assert_memory_equal(hdr[0].value, c->value, strlen(c->value));
+	}
+	free(b);
+}
+
+static void
 test_escapes(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < ARRAY_LEN(esc_cases); i++) {
-		const struct esc_case *c = &esc_cases[i];
-		struct stomp_header hdr[MAX_HDRS];
-		struct stomp_frame f;
-		enum stomp_err err;
-		char fr[256];
-		int n = snprintf(fr, sizeof(fr), "%s\n%s\n\n", c->cmd, c->line);
-		uint8_t *b = dup_bytes(fr, (size_t)n + 1);
-		int st =
-		    decode_vec(b, (size_t)n + 1, c->version, &f, hdr, &err);
-
-		print_message("%u %s %s\n", c->version, c->cmd, c->line);
-		if (c->name == NULL) {
-			assert_int_equal(st, STOMP_ERR);
-			assert_int_equal(err, STOMP_E_BAD_ESCAPE);
-		} else {
-			assert_int_equal(st, STOMP_OK);
-			assert_int_equal(f.nhdr, 1);
-			assert_int_equal(hdr[0].name_len, strlen(c->name));
-			assert_memory_equal(
-			    hdr[0].name, c->name, strlen(c->name));
-			assert_int_equal(hdr[0].value_len, strlen(c->value));
-			assert_memory_equal(
-			    hdr[0].value, c->value, strlen(c->value));
-		}
-		free(b);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(esc_cases); i++)
+		check_escape(&esc_cases[i]);
 }
 
 /* ---- malformed input ---- */
@@ -880,6 +883,12 @@ test_commands(void **state)
 	assert_int_equal(stomp_cmd_lookup("send", 4), STOMP_CMD_NONE);
 	assert_int_equal(stomp_cmd_lookup("SENDX", 5), STOMP_CMD_NONE);
 	assert_int_equal(stomp_cmd_lookup("SEN", 3), STOMP_CMD_NONE);
+}
+
+static void
+test_command_flags(void **state)
+{
+	(void)state;
 	assert_true(stomp_cmd_is_server(STOMP_CMD_CONNECTED));
 	assert_true(stomp_cmd_is_server(STOMP_CMD_ERROR));
 	assert_false(stomp_cmd_is_server(STOMP_CMD_SEND));
@@ -1002,6 +1011,7 @@ main(void)
 	    cmocka_unit_test(test_encodable),
 	    cmocka_unit_test(test_encode_decode),
 	    cmocka_unit_test(test_commands),
+	    cmocka_unit_test(test_command_flags),
 	    cmocka_unit_test(test_err_texts),
 	    cmocka_unit_test(test_version_pick),
 	    cmocka_unit_test(test_heart_beat),
