@@ -36,13 +36,14 @@ broker_free(struct broker *b)
 		struct session *s = CONTAINER_OF(it, struct session, all_link);
 
 		ASSERT(!session_is_online(s));
-		broker_session_destroy(b, s);
+		broker_session_destroy(b, s, 0);
 	}
 	topic_tree_free(b->subs);
 	retain_free(b->retained);
 	store_free(b->store);
 	free(b->table);
 	free(b->matched);
+	free(b->picks);
 	free(b);
 }
 
@@ -162,6 +163,9 @@ broker_wake_waiters(struct broker *b UNUSED, struct session *s)
 	}
 }
 
+static void broker_share_release(
+    struct broker *b, struct session *s, uint64_t now_ms);
+
 /* ---- wills and session lifetime ---- */
 
 static void
@@ -190,31 +194,34 @@ broker_will_trigger(struct broker *b, struct session *s, uint64_t now_ms)
 		s->will_at_ms = now_ms + (uint64_t)s->will_delay_s * 1000;
 }
 
+/* Remove one subscription from the tree and the session. */
+static void
+broker_sub_free(struct broker *b, struct session *s, struct session_sub *sub)
+{
+	(void)topic_tree_unsubscribe(b->subs, sub->filter, strlen(sub->filter),
+	    sub->group, sub->group ? strlen(sub->group) : 0, s);
+	list_del(&sub->link);
+	share_ref_drop(sub->opts.share);
+	free(sub->filter);
+	free(sub->group);
+	free(sub);
+}
+
 static void
 broker_unsubscribe_all(struct broker *b, struct session *s)
 {
 	LIST_FOREACH_SAFE(it, tmp, &s->subs)
-	{
-		struct session_sub *sub =
-		    CONTAINER_OF(it, struct session_sub, link);
-
-		(void)topic_tree_unsubscribe(b->subs, sub->filter,
-		    strlen(sub->filter), sub->group,
-		    sub->group ? strlen(sub->group) : 0, s);
-		list_del(&sub->link);
-		free(sub->filter);
-		free(sub->group);
-		free(sub);
-	}
+	broker_sub_free(b, s, CONTAINER_OF(it, struct session_sub, link));
 }
 
 void
-broker_session_destroy(struct broker *b, struct session *s)
+broker_session_destroy(struct broker *b, struct session *s, uint64_t now_ms)
 {
 	ASSERT(!session_is_online(s));
 	/* A will still waiting for its delay goes when the session ends. */
 	if (s->will_at_ms)
-		broker_publish_will(b, s, 0);
+		broker_publish_will(b, s, now_ms);
+	broker_share_release(b, s, now_ms);
 	broker_unsubscribe_all(b, s);
 	broker_stop_waiting(s);
 	broker_wake_waiters(b, s);
@@ -237,7 +244,7 @@ broker_session_open(struct broker *b, const char *id, size_t len, bool clean,
 		broker_will_trigger(b, s, now_ms);
 	}
 	if (s && clean) {
-		broker_session_destroy(b, s);
+		broker_session_destroy(b, s, now_ms);
 		s = NULL;
 	}
 	if (s) {
@@ -257,6 +264,7 @@ broker_session_close(
 {
 	session_detach(s);
 	broker_stop_waiting(s);
+	broker_share_release(b, s, now_ms);
 	/* Offline sessions drop instead of back-pressuring publishers. */
 	broker_wake_waiters(b, s);
 	if (graceful)
@@ -264,7 +272,7 @@ broker_session_close(
 	else
 		broker_will_trigger(b, s, now_ms);
 	if (s->expiry_s == 0) {
-		broker_session_destroy(b, s);
+		broker_session_destroy(b, s, now_ms);
 		return;
 	}
 	s->expire_at_ms = s->expiry_s == SESSION_EXPIRY_NEVER
@@ -284,12 +292,17 @@ broker_tick(struct broker *b, uint64_t now_ms)
 		if (!session_is_online(s) && s->expire_at_ms &&
 		    now_ms >= s->expire_at_ms) {
 			b->stats.sessions_expired++;
-			broker_session_destroy(b, s);
+			broker_session_destroy(b, s, now_ms);
 		}
 	}
 }
 
 /* ---- routing ---- */
+
+struct broker_pick {
+	struct session *s;
+	const struct sub_opts *opts; /* in the tree; stable during routing */
+};
 
 struct broker_route {
 	struct broker *b;
@@ -341,15 +354,43 @@ broker_member_ok(
 	    !session_is_full(s);
 }
 
+/*
+ * A share group gets its own copy, apart from the plain-subscription
+ * dedup: a client with both kinds may receive two (MQTT 5 4.8.2).
+ */
 static void
 broker_match_group(void *arg, struct topic_group *g)
 {
 	struct broker_route *r = arg;
+	struct broker *b = r->b;
 	const struct sub_opts *opts;
 	struct session *s = topic_group_pick(g, broker_member_ok, r, &opts);
 
-	if (s)
-		broker_match_add(r->b, s, opts);
+	if (s == NULL)
+		return;
+	if (b->npicks == b->picks_cap) {
+		b->picks_cap = b->picks_cap ? b->picks_cap * 2 : 16;
+		b->picks = xrealloc(b->picks, b->picks_cap * sizeof(*b->picks));
+	}
+	b->picks[b->npicks].s = s;
+	b->picks[b->npicks++].opts = opts;
+}
+
+/* Offer m to s through a subscription with opts; false if s is full. */
+static bool
+broker_offer(struct session *s, struct msg *m, const struct sub_opts *opts,
+    uint8_t attempts, uint64_t now_ms)
+{
+	uint32_t id = opts->sub_id;
+	struct session_offer o = {.m = m,
+	    .qos = MIN(m->qos, opts->qos),
+	    .retain = opts->retain_as_published && m->retain,
+	    .sub_ids = &id,
+	    .nsub_ids = id ? 1 : 0,
+	    .share = opts->share,
+	    .attempts = attempts};
+
+	return session_deliver(s, &o, now_ms);
 }
 
 /* Deliver m to everything matched; returns a full online session or NULL. */
@@ -360,16 +401,96 @@ broker_fan_out(struct broker *b, struct msg *m, uint64_t now_ms)
 
 	for (size_t i = 0; i < b->nmatched; i++) {
 		struct session *s = b->matched[i];
-		uint8_t qos = MIN(m->qos, s->match_qos);
-		bool retain = s->match_rap && m->retain;
+		struct session_offer o = {.m = m,
+		    .qos = MIN(m->qos, s->match_qos),
+		    .retain = s->match_rap && m->retain,
+		    .sub_ids = s->match_ids,
+		    .nsub_ids = s->match_nids};
 
-		if (!session_deliver(s, m, qos, retain, s->match_ids,
-		        s->match_nids, now_ms) &&
-		    session_is_online(s))
+		if (!session_deliver(s, &o, now_ms) && session_is_online(s))
 			blocked = s;
 	}
+	for (size_t i = 0; i < b->npicks; i++) {
+		struct broker_pick *p = &b->picks[i];
+
+		if (!broker_offer(p->s, m, p->opts, 0, now_ms) &&
+		    session_is_online(p->s))
+			blocked = p->s;
+	}
 	b->nmatched = 0;
+	b->npicks = 0;
 	return blocked;
+}
+
+/* ---- shared subscriptions: moving a delivery to another member ---- */
+
+static bool
+broker_other_ok(void *arg, void *subscriber, const struct sub_opts *opts)
+{
+	return subscriber != arg && broker_member_ok(NULL, subscriber, opts);
+}
+
+/*
+ * Offer d's message to another member of its share group (preferring one
+ * with room). Returns false when there is no other member.
+ */
+static bool
+broker_share_move(
+    struct broker *b, struct session *s, struct delivery *d, uint64_t now_ms)
+{
+	struct share_ref *r = d->share;
+	struct topic_group *g = topic_tree_group_find(
+	    b->subs, r->filter, strlen(r->filter), r->group, strlen(r->group));
+	const struct sub_opts *opts;
+	struct session *t;
+
+	if (g == NULL)
+		return false;
+	t = topic_group_pick(g, broker_other_ok, s, &opts);
+	if (t == NULL || t == s)
+		return false;
+	b->stats.shared_moved++;
+	(void)broker_offer(t, d->m, opts, (uint8_t)(d->attempts + 1), now_ms);
+	return true;
+}
+
+/*
+ * s lost its connection or ends: its shared deliveries not yet
+ * acknowledged go to other members (MQTT 5 4.8.2). Released QoS 2
+ * deliveries stay: the client already has the message.
+ */
+static void
+broker_share_release(struct broker *b, struct session *s, uint64_t now_ms)
+{
+	struct list *lists[] = {&s->inflight, &s->queue};
+
+	for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+		LIST_FOREACH_SAFE(it, tmp, lists[i])
+		{
+			struct delivery *d =
+			    CONTAINER_OF(it, struct delivery, link);
+
+			if (d->share == NULL || d->state == DELIVERY_RELEASED ||
+			    !broker_share_move(b, s, d, now_ms))
+				continue;
+			session_unlink(s, d);
+			session_delivery_free(d);
+		}
+	}
+}
+
+bool
+broker_nack(
+    struct broker *b, struct session *s, uint16_t pkt_id, uint64_t now_ms)
+{
+	struct delivery *d = session_take(s, pkt_id, now_ms);
+
+	if (d == NULL)
+		return false;
+	/* Never to another member of a share group either (MQTT-4.8.2-6). */
+	b->stats.negative_acks++;
+	session_delivery_free(d);
+	return true;
 }
 
 bool
@@ -429,16 +550,22 @@ broker_subscribe(struct broker *b, struct session *s, const char *filter,
 {
 	struct session_sub *sub;
 
-	*existed =
-	    topic_tree_subscribe(b->subs, filter, flen, group, glen, s, opts);
+	struct sub_opts o = *opts;
+
 	sub = broker_sub_find(s, filter, flen, group, glen);
 	if (sub == NULL) {
 		sub = xcalloc(1, sizeof(*sub));
 		sub->filter = xstrndup(filter, flen);
 		sub->group = group ? xstrndup(group, glen) : NULL;
+		if (group)
+			sub->opts.share =
+			    share_ref_new(filter, flen, group, glen);
 		list_add_tail(&s->subs, &sub->link);
 	}
-	sub->opts = *opts;
+	o.share = sub->opts.share;
+	sub->opts = o;
+	*existed =
+	    topic_tree_subscribe(b->subs, filter, flen, group, glen, s, &o);
 	return opts->qos;
 }
 
@@ -450,11 +577,7 @@ broker_unsubscribe(struct broker *b, struct session *s, const char *filter,
 
 	if (sub == NULL)
 		return false;
-	(void)topic_tree_unsubscribe(b->subs, filter, flen, group, glen, s);
-	list_del(&sub->link);
-	free(sub->filter);
-	free(sub->group);
-	free(sub);
+	broker_sub_free(b, s, sub);
 	return true;
 }
 
@@ -492,8 +615,13 @@ broker_send_retained(struct broker *b, struct session *s, const char *filter,
 		if (msg_is_expired(m, now_ms))
 			(void)retain_clear(b->retained, m->topic, m->topic_len);
 		else
-			(void)session_deliver(s, m, MIN(m->qos, opts->qos),
-			    true, &id, id ? 1 : 0, now_ms);
+			(void)session_deliver(s,
+			    &(struct session_offer){.m = m,
+			        .qos = MIN(m->qos, opts->qos),
+			        .retain = true,
+			        .sub_ids = &id,
+			        .nsub_ids = id ? 1 : 0},
+			    now_ms);
 		msg_unref(m);
 	}
 	free(r.v);

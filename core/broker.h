@@ -40,7 +40,9 @@
 	X(malformed) \
 	X(protocol_errors) \
 	X(wills_published) \
-	X(sessions_expired)
+	X(sessions_expired) \
+	X(negative_acks) \
+	X(shared_moved)
 
 struct broker_stats {
 #define BROKER_STAT_FIELD(name) uint64_t name;
@@ -62,6 +64,8 @@ struct broker {
 	uint64_t match_gen; /* routing dedup stamp */
 	struct session **matched;
 	size_t nmatched, matched_cap;
+	struct broker_pick *picks; /* share-group members picked */
+	size_t npicks, picks_cap;
 
 	uint64_t client_seq; /* for generated client ids */
 	bool shutting_down;
@@ -96,7 +100,8 @@ void broker_session_close(
     struct broker *b, struct session *s, bool graceful, uint64_t now_ms);
 
 /* End a session now: its subscriptions, queue and record go. */
-void broker_session_destroy(struct broker *b, struct session *s);
+void broker_session_destroy(
+    struct broker *b, struct session *s, uint64_t now_ms);
 
 /* Make a fresh client id ("junction-<n>-<seq>") into buf. */
 size_t broker_client_id(struct broker *b, char *buf, size_t cap);
@@ -133,6 +138,15 @@ void broker_send_retained(struct broker *b, struct session *s,
 /* Returns false if there was no such subscription. */
 bool broker_unsubscribe(struct broker *b, struct session *s, const char *filter,
     size_t flen, const char *group, size_t glen);
+
+/*
+ * The client refused delivery pkt_id (MQTT 5 PUBACK/PUBREC reason >=
+ * 0x80): a failed delivery, counted. Its flow is finished, and a message
+ * from a share group is not offered to another member (MQTT-4.8.2-6);
+ * queues build redelivery on this. False if pkt_id was not awaiting an ack.
+ */
+bool broker_nack(
+    struct broker *b, struct session *s, uint16_t pkt_id, uint64_t now_ms);
 
 /* Timers: delayed wills, session expiry. Call about once a second. */
 void broker_tick(struct broker *b, uint64_t now_ms);

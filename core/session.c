@@ -30,10 +30,39 @@ session_new(struct broker *b, const char *id, size_t idlen)
 	return s;
 }
 
-static void
+struct share_ref *
+share_ref_new(const char *filter, size_t flen, const char *group, size_t glen)
+{
+	struct share_ref *r = xcalloc(1, sizeof(*r));
+
+	r->refs = 1;
+	r->filter = xstrndup(filter, flen);
+	r->group = xstrndup(group, glen);
+	return r;
+}
+
+struct share_ref *
+share_ref_take(struct share_ref *r)
+{
+	r->refs++;
+	return r;
+}
+
+void
+share_ref_drop(struct share_ref *r)
+{
+	if (r == NULL || --r->refs > 0)
+		return;
+	free(r->filter);
+	free(r->group);
+	free(r);
+}
+
+void
 session_delivery_free(struct delivery *d)
 {
 	list_del(&d->link);
+	share_ref_drop(d->share);
 	msg_unref(d->m);
 	free(d);
 }
@@ -127,6 +156,14 @@ session_alloc_id(struct session *s)
 	return id;
 }
 
+/* An in-flight delivery is finished: free it and open the window. */
+static void
+session_complete(struct session *s, struct delivery *d)
+{
+	session_delivery_free(d);
+	s->inflight_count--;
+}
+
 /* Put d in flight and on the wire. */
 static void
 session_send(struct session *s, struct delivery *d, uint64_t now_ms)
@@ -136,34 +173,36 @@ session_send(struct session *s, struct delivery *d, uint64_t now_ms)
 	list_add_tail(&s->inflight, &d->link);
 	s->inflight_count++;
 	s->b->stats.msgs_sent++;
-	s->ops->send(s->owner, d, now_ms);
+	if (!s->ops->send(s->owner, d, now_ms))
+		session_complete(s, d); /* too large: as if delivered */
 }
 
 static struct delivery *
-session_delivery_new(struct msg *m, uint8_t qos, bool retain,
-    const uint32_t *sub_ids, size_t nsub_ids)
+session_delivery_new(const struct session_offer *o)
 {
-	struct delivery *d;
+	size_t nids = MIN(o->nsub_ids, SESSION_MAX_SUB_IDS);
+	struct delivery *d = xmalloc(sizeof(*d) + nids * sizeof(uint32_t));
 
-	nsub_ids = MIN(nsub_ids, SESSION_MAX_SUB_IDS);
-	d = xmalloc(sizeof(*d) + nsub_ids * sizeof(d->sub_ids[0]));
 	list_init(&d->link);
-	d->m = msg_ref(m);
+	d->m = msg_ref(o->m);
 	d->pkt_id = 0;
-	d->qos = qos;
+	d->qos = o->qos;
 	d->state = DELIVERY_QUEUED;
-	d->retain = retain;
+	d->retain = o->retain;
 	d->dup = false;
-	d->nsub_ids = (uint8_t)nsub_ids;
-	if (nsub_ids)
-		memcpy(d->sub_ids, sub_ids, nsub_ids * sizeof(d->sub_ids[0]));
+	d->attempts = o->attempts;
+	d->share = o->share ? share_ref_take(o->share) : NULL;
+	d->nsub_ids = (uint8_t)nids;
+	if (nids)
+		memcpy(d->sub_ids, o->sub_ids, nids * sizeof(uint32_t));
 	return d;
 }
 
 static bool
-session_deliver_qos0(struct session *s, struct msg *m, bool retain,
-    const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms)
+session_deliver_qos0(
+    struct session *s, const struct session_offer *o, uint64_t now_ms)
 {
+	size_t nids = MIN(o->nsub_ids, SESSION_MAX_SUB_IDS);
 	struct delivery *d;
 
 	if (!session_is_online(s)) {
@@ -177,20 +216,19 @@ session_deliver_qos0(struct session *s, struct msg *m, bool retain,
 		return true;
 	}
 	/* Built on the stack: QoS 0 is never kept. */
-	nsub_ids = MIN(nsub_ids, SESSION_MAX_SUB_IDS);
 	struct {
 		struct delivery d;
 		uint32_t ids[SESSION_MAX_SUB_IDS];
 	} tmp;
 	d = &tmp.d;
 	memset(d, 0, sizeof(*d));
-	d->m = m;
-	d->retain = retain;
-	d->nsub_ids = (uint8_t)nsub_ids;
-	if (nsub_ids)
-		memcpy(tmp.ids, sub_ids, nsub_ids * sizeof(uint32_t));
+	d->m = o->m;
+	d->retain = o->retain;
+	d->nsub_ids = (uint8_t)nids;
+	if (nids)
+		memcpy(tmp.ids, o->sub_ids, nids * sizeof(uint32_t));
 	s->b->stats.msgs_sent++;
-	s->ops->send(s->owner, d, now_ms);
+	(void)s->ops->send(s->owner, d, now_ms);
 	return true;
 }
 
@@ -203,22 +241,20 @@ session_enqueue(struct session *s, struct delivery *d)
 }
 
 bool
-session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
-    const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms)
+session_deliver(
+    struct session *s, const struct session_offer *o, uint64_t now_ms)
 {
 	bool full;
 
-	if (qos == 0)
-		return session_deliver_qos0(
-		    s, m, retain, sub_ids, nsub_ids, now_ms);
+	if (o->qos == 0)
+		return session_deliver_qos0(s, o, now_ms);
 	full = session_is_full(s);
 	if (full && !session_is_online(s)) {
 		s->b->stats.dropped_queue_full++;
 		s->dropped++;
 		return false;
 	}
-	struct delivery *d =
-	    session_delivery_new(m, qos, retain, sub_ids, nsub_ids);
+	struct delivery *d = session_delivery_new(o);
 	if (session_is_online(s) && list_is_empty(&s->queue) &&
 	    s->inflight_count < s->window)
 		session_send(s, d, now_ms);
@@ -240,8 +276,7 @@ session_dequeue(struct session *s, uint64_t now_ms)
 		if (!msg_is_expired(d->m, now_ms))
 			return d;
 		s->b->stats.dropped_expired++;
-		msg_unref(d->m);
-		free(d);
+		session_delivery_free(d);
 	}
 	return NULL;
 }
@@ -267,15 +302,16 @@ session_resume(struct session *s, uint64_t now_ms)
 {
 	struct delivery *d;
 
-	LIST_FOREACH(it, &s->inflight)
+	LIST_FOREACH_SAFE(it, tmp, &s->inflight)
 	{
 		d = CONTAINER_OF(it, struct delivery, link);
 		if (d->state == DELIVERY_RELEASED) {
 			s->ops->send_release(s->owner, d->pkt_id);
-		} else {
-			d->dup = true; /* MQTT-3.3.1-1 */
-			s->ops->send(s->owner, d, now_ms);
+			continue;
 		}
+		d->dup = true; /* MQTT-3.3.1-1 */
+		if (!s->ops->send(s->owner, d, now_ms))
+			session_complete(s, d);
 	}
 	session_pump(s, now_ms);
 }
@@ -298,9 +334,41 @@ session_find(struct session *s, uint16_t pkt_id, uint8_t qos, uint8_t state)
 static void
 session_done(struct session *s, struct delivery *d, uint64_t now_ms)
 {
-	session_delivery_free(d);
-	s->inflight_count--;
+	session_complete(s, d);
 	session_pump(s, now_ms);
+}
+
+void
+session_unlink(struct session *s, struct delivery *d)
+{
+	if (d->state == DELIVERY_QUEUED) {
+		s->queued_count--;
+		s->queued_bytes -= msg_size(d->m);
+	} else {
+		s->inflight_count--;
+	}
+	list_del(&d->link);
+}
+
+struct delivery *
+session_take(struct session *s, uint16_t pkt_id, uint64_t now_ms)
+{
+	struct delivery *d = NULL;
+
+	LIST_FOREACH(it, &s->inflight)
+	{
+		struct delivery *e = CONTAINER_OF(it, struct delivery, link);
+
+		if (e->pkt_id == pkt_id) {
+			d = e->state == DELIVERY_SENT ? e : NULL;
+			break;
+		}
+	}
+	if (d == NULL)
+		return NULL;
+	session_unlink(s, d);
+	session_pump(s, now_ms);
+	return d;
 }
 
 bool
@@ -329,17 +397,6 @@ session_on_pubrec(struct session *s, uint16_t pkt_id, uint64_t now_ms)
 	/* The message itself is no longer needed (MQTT 4.3.3). */
 	d->state = DELIVERY_RELEASED;
 	s->ops->send_release(s->owner, pkt_id);
-	return true;
-}
-
-bool
-session_on_pubrec_error(struct session *s, uint16_t pkt_id, uint64_t now_ms)
-{
-	struct delivery *d = session_find(s, pkt_id, 2, DELIVERY_SENT);
-
-	if (d == NULL)
-		return false;
-	session_done(s, d, now_ms);
 	return true;
 }
 

@@ -44,6 +44,22 @@ struct session;
 /* Session expiry meaning "never" (MQTT 5 0xFFFFFFFF). */
 #define SESSION_EXPIRY_NEVER UINT32_MAX
 
+/*
+ * A shared subscription's identity, referenced by its session_sub and by
+ * every delivery routed through it, so a delivery can find its group
+ * again to move to another member.
+ */
+struct share_ref {
+	int refs;
+	char *filter;
+	char *group;
+};
+
+struct share_ref *share_ref_new(
+    const char *filter, size_t flen, const char *group, size_t glen);
+struct share_ref *share_ref_take(struct share_ref *r);
+void share_ref_drop(struct share_ref *r);
+
 enum delivery_state {
 	DELIVERY_QUEUED = 0,
 	DELIVERY_SENT, /* PUBLISH sent, awaiting PUBACK / PUBREC */
@@ -58,14 +74,21 @@ struct delivery {
 	uint8_t state; /* enum delivery_state */
 	bool retain; /* retain flag to send */
 	bool dup; /* sent before: set DUP on resend */
+	uint8_t attempts; /* failed deliveries so far (nacks, moves) */
+	struct share_ref *share; /* reference when routed via a share group */
 	uint8_t nsub_ids;
 	uint32_t sub_ids[]; /* nsub_ids of them */
 };
 
 /* What the owning adapter provides. */
 struct session_ops {
-	/* Put one delivery on the wire (PUBLISH, with d->dup for resends). */
-	void (*send)(void *owner, const struct delivery *d, uint64_t now_ms);
+	/*
+	 * Put one delivery on the wire (PUBLISH, with d->dup for resends).
+	 * Returns false if it could not be sent at all (larger than the
+	 * client accepts): the session then treats it as delivered
+	 * (MQTT 5 3.1.2.11.4).
+	 */
+	bool (*send)(void *owner, const struct delivery *d, uint64_t now_ms);
 	/* Put a PUBREL for pkt_id on the wire. */
 	void (*send_release)(void *owner, uint16_t pkt_id);
 	/* May a QoS 0 message be written now, or is output backed up? */
@@ -156,16 +179,27 @@ session_is_online(const struct session *s)
  */
 void session_resume(struct session *s, uint64_t now_ms);
 
+/* One message offered to a session. */
+struct session_offer {
+	struct msg *m;
+	uint8_t qos; /* delivery QoS */
+	bool retain; /* retain flag to send */
+	const uint32_t *sub_ids;
+	size_t nsub_ids;
+	struct share_ref *share; /* borrowed; a kept delivery takes a ref */
+	uint8_t attempts;
+};
+
 /*
- * Offer a message at delivery QoS qos. QoS 0 goes out at once if online
+ * Offer a message at delivery QoS o->qos. QoS 0 goes out at once if online
  * with room, else is dropped (counted). QoS 1/2 go out if the window has
  * room, else are queued. Returns false if the queue was already at its
  * limit: online, the message is queued anyway (the caller back-pressures
  * the publisher, so the overshoot is bounded by one message per
  * publisher); offline, it is dropped and counted.
  */
-bool session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
-    const uint32_t *sub_ids, size_t nsub_ids, uint64_t now_ms);
+bool session_deliver(
+    struct session *s, const struct session_offer *o, uint64_t now_ms);
 
 /* Is the outbound queue at its configured limit? */
 bool session_is_full(const struct session *s);
@@ -179,11 +213,18 @@ bool session_on_puback(struct session *s, uint16_t pkt_id, uint64_t now_ms);
 bool session_on_pubrec(struct session *s, uint16_t pkt_id, uint64_t now_ms);
 bool session_on_pubcomp(struct session *s, uint16_t pkt_id, uint64_t now_ms);
 /*
- * A PUBREC with an error reason (MQTT 5 >= 0x80) ends the QoS 2 flow
- * for that id without a PUBREL (MQTT 5 4.3.3).
+ * Take the in-flight delivery pkt_id back (a negative acknowledgement);
+ * only one still awaiting its first acknowledgement (SENT). The caller
+ * owns it afterwards (session_delivery_free). NULL if there is none.
  */
-bool session_on_pubrec_error(
+struct delivery *session_take(
     struct session *s, uint16_t pkt_id, uint64_t now_ms);
+
+/* Unlink d from the queue or the in-flight list; the caller owns it. */
+void session_unlink(struct session *s, struct delivery *d);
+
+/* Free a delivery that is on no list, dropping its references. */
+void session_delivery_free(struct delivery *d);
 
 /* Move queued deliveries into the window while it has room. */
 void session_pump(struct session *s, uint64_t now_ms);

@@ -678,6 +678,15 @@ topic_tree_subscribe(struct topic_tree *t, const char *filter, size_t flen,
 	return replaced;
 }
 
+struct topic_group *
+topic_tree_group_find(struct topic_tree *t, const char *filter, size_t flen,
+    const char *group, size_t glen)
+{
+	struct topic_node *n = topic_tree_find(t, filter, flen, false);
+
+	return n ? topic_group_find(&n->groups, group, glen) : NULL;
+}
+
 /* Remove subscriber from group name at n; frees the group when empty. */
 static bool
 topic_node_group_del(

@@ -40,6 +40,7 @@ struct sub_opts {
 	bool retain_as_published;
 	uint8_t retain_handling; /* 0 send, 1 send if new, 2 never */
 	uint32_t sub_id; /* 0 = none */
+	void *share; /* owner's handle for a shared subscription, opaque */
 };
 
 /* Is t a valid topic name: non-empty, no '+' or '#'? (UTF-8 is checked by codecs) */
@@ -110,6 +111,13 @@ typedef bool topic_member_ok_fn(
  */
 void *topic_group_pick(struct topic_group *g, topic_member_ok_fn *ok, void *arg,
     const struct sub_opts **opts);
+
+/*
+ * The share group named group at exactly filter, or NULL. The pointer
+ * is valid until the group loses its last member.
+ */
+struct topic_group *topic_tree_group_find(struct topic_tree *t,
+    const char *filter, size_t flen, const char *group, size_t glen);
 
 /* Visit every member of g (for redistributing a leaving member's messages). */
 void topic_group_foreach(struct topic_group *g, topic_sub_fn *fn, void *arg);

@@ -22,6 +22,8 @@
 #define MQTT_HDR_STACK 512
 /* Topic, packet id and properties allowed beyond message_size_limit. */
 #define MQTT_HEADER_ALLOWANCE (65536 + 1024)
+/* Most outbound topic aliases kept per connection (lookup is linear). */
+#define MQTT_ALIAS_OUT_CAP 64
 /* Longest generated client id. */
 #define MQTT_GEN_ID_MAX 32
 
@@ -48,6 +50,11 @@ struct mqtt_conn {
 	uint64_t opened_ms;
 	uint64_t last_rx_ms;
 	char **alias_in; /* 5.0: inbound alias -> topic, lazily */
+	uint16_t
+	    alias_out_max; /* 5.0: aliases we may send (client's max, capped) */
+	uint16_t alias_out_n; /* assigned so far, 1..alias_out_n */
+	uint32_t *alias_out_hash; /* [alias_out_max]: topic hash per alias */
+	char **alias_out_topic; /* [alias_out_max]: topic per alias */
 };
 
 typedef void mqtt_handler_fn(
@@ -203,11 +210,17 @@ mqtt_session_expiry(const struct mqtt_conn *c, const struct mqtt_connect *cp)
 
 static void
 mqtt_connack_props(struct mqtt_conn *c, const struct mqtt_connect *cp,
-    struct mqtt_props *p, const char *assigned, size_t alen)
+    struct mqtt_props *p, const char *assigned, size_t alen,
+    const char *response)
 {
 	const struct config *conf = c->b->conf;
 
 	memset(p, 0, sizeof(*p));
+	if (response) {
+		p->present |= MQTT_PBIT(MQTT_PROP_RESPONSE_INFO);
+		p->response_info.p = response;
+		p->response_info.len = strlen(response);
+	}
 	if (conf->max_inflight_messages < 65535) {
 		p->present |= MQTT_PBIT(MQTT_PROP_RECEIVE_MAX);
 		p->receive_max = (uint16_t)conf->max_inflight_messages;
@@ -254,6 +267,30 @@ mqtt_connect_params(struct mqtt_conn *c, const struct mqtt_connect *cp)
 		c->peer_max_packet = p->max_packet_size;
 	if (p->present & MQTT_PBIT(MQTT_PROP_REQUEST_PROBLEM_INFO))
 		c->problem_info = p->request_problem_info != 0;
+	if (p->present & MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS_MAX))
+		c->alias_out_max = MIN(p->topic_alias_max, MQTT_ALIAS_OUT_CAP);
+}
+
+/*
+ * Response Information (MQTT 5 3.1.2.11.7): a topic prefix the client may
+ * build response topics on, "response/<client id>" with wildcard
+ * characters replaced so it is always a valid topic. Heap string or NULL.
+ */
+static char *
+mqtt_response_info(const struct mqtt_connect *cp, const char *id, size_t len)
+{
+	const struct mqtt_props *p = &cp->props;
+	char *r;
+
+	if (!(p->present & MQTT_PBIT(MQTT_PROP_REQUEST_RESPONSE_INFO)) ||
+	    p->request_response_info == 0)
+		return NULL;
+	r = xmalloc(len + sizeof("response/"));
+	memcpy(r, "response/", 9);
+	for (size_t i = 0; i < len; i++)
+		r[9 + i] = (id[i] == '+' || id[i] == '#') ? '_' : id[i];
+	r[9 + len] = '\0';
+	return r;
 }
 
 static uint16_t
@@ -276,6 +313,7 @@ mqtt_on_connect(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	size_t idlen = cp->client_id.len;
 	struct mqtt_props props;
 	struct msg *will = NULL;
+	char *response;
 	bool present;
 	uint8_t rc;
 
@@ -296,8 +334,11 @@ mqtt_on_connect(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	session_attach(c->sess, &mqtt_session_ops, c, mqtt_window(c, cp));
 	session_set_will(
 	    c->sess, will, cp->has_will ? cp->will_props.will_delay : 0);
-	mqtt_connack_props(c, cp, &props, id == gen ? gen : NULL, idlen);
+	response = mqtt_response_info(cp, id, idlen);
+	mqtt_connack_props(
+	    c, cp, &props, id == gen ? gen : NULL, idlen, response);
 	mqtt_send_connack(c, present, MQTT_RC_SUCCESS, &props);
+	free(response);
 	c->state = MQTT_S_CONNECTED;
 	session_resume(c->sess, now_ms); /* MQTT-4.4.0-1 */
 }
@@ -486,7 +527,10 @@ static void
 mqtt_on_puback(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 {
 	/* An unknown id is ignored: it may be from before a takeover. */
-	(void)session_on_puback(c->sess, pkt->u.ack.packet_id, now_ms);
+	if (pkt->u.ack.rc >= 0x80) /* 5.0: the client refused it */
+		(void)broker_nack(c->b, c->sess, pkt->u.ack.packet_id, now_ms);
+	else
+		(void)session_on_puback(c->sess, pkt->u.ack.packet_id, now_ms);
 }
 
 static void
@@ -494,8 +538,8 @@ mqtt_on_pubrec(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 {
 	uint16_t id = pkt->u.ack.packet_id;
 
-	if (pkt->u.ack.rc >= 0x80) {
-		(void)session_on_pubrec_error(c->sess, id, now_ms);
+	if (pkt->u.ack.rc >= 0x80) { /* ends the flow, no PUBREL (4.3.3) */
+		(void)broker_nack(c->b, c->sess, id, now_ms);
 		return;
 	}
 	if (!session_on_pubrec(c->sess, id, now_ms))
@@ -538,8 +582,6 @@ mqtt_filter_parse(struct mqtt_conn *c, const struct mqtt_str *s,
 	f->filter = s->p, f->flen = s->len, f->group = NULL, f->glen = 0;
 	if (topic_share_split(s->p, s->len, &f->group, &f->glen, &f->filter,
 	        &f->flen, &malformed)) {
-		if (c->version != MQTT_V5)
-			return MQTT_RC_UNSPECIFIED; /* README: 3.x has no $share */
 		if (malformed)
 			return MQTT_RC_TOPIC_FILTER_INVALID; /* 5.0 4.8.2 */
 	}
@@ -558,14 +600,24 @@ mqtt_sub_code(const struct mqtt_conn *c, uint8_t rc)
 	return c->version == MQTT_V5 ? rc : 0x80; /* MQTT-3.9.3 */
 }
 
+/* Core's view of one SUBSCRIBE entry's options. */
+static struct sub_opts
+mqtt_sub_opts(const struct mqtt_sub_opts *o, uint32_t sub_id)
+{
+	return (struct sub_opts){.qos = o->qos,
+	    .no_local = o->no_local,
+	    .retain_as_published = o->retain_as_published,
+	    .retain_handling = o->retain_handling,
+	    .sub_id = sub_id};
+}
+
 /* Subscribe one filter; returns the SUBACK code. */
 static uint8_t
 mqtt_sub_one(struct mqtt_conn *c, const struct mqtt_str *s,
     const struct mqtt_sub_opts *o, uint32_t sub_id, bool *existed, bool *fatal)
 {
 	struct mqtt_filter f;
-	struct sub_opts opts = {o->qos, o->no_local, o->retain_as_published,
-	    o->retain_handling, sub_id};
+	struct sub_opts opts = mqtt_sub_opts(o, sub_id);
 	uint8_t rc = mqtt_filter_parse(c, s, &f, fatal);
 
 	if (rc != MQTT_RC_SUCCESS)
@@ -590,8 +642,7 @@ mqtt_sub_retained(struct mqtt_conn *c, const struct mqtt_subscribe *sp,
 
 	for (size_t i = 0; mqtt_sub_next(sp, c->version, &off, &s, &o); i++) {
 		struct mqtt_filter f;
-		struct sub_opts opts = {o.qos, o.no_local,
-		    o.retain_as_published, o.retain_handling, sub_id};
+		struct sub_opts opts = mqtt_sub_opts(&o, sub_id);
 		bool fatal;
 
 		if (codes[i] >= 0x80)
@@ -694,8 +745,8 @@ mqtt_on_disconnect(
 		}
 		c->sess->expiry_s = d->props.session_expiry;
 	}
-	/* 0x04: disconnect with will message (5.0 3.14.2.1) */
-	c->graceful = d->rc != MQTT_RC_DISCONNECT_WITH_WILL;
+	/* Only 0x00 discards the will (MQTT-3.1.2-10); 0x04 asks for it. */
+	c->graceful = d->rc == MQTT_RC_SUCCESS;
 	c->state = MQTT_S_CLOSING;
 	c->out->close(c->io, NULL);
 }
@@ -885,24 +936,83 @@ mqtt_pub_props(const struct mqtt_conn *c, const struct delivery *d,
 	}
 }
 
+/* Alias already sent for this topic, or 0. */
+static uint16_t
+mqtt_alias_out_find(const struct mqtt_conn *c, const struct msg *m, uint32_t h)
+{
+	for (uint16_t i = 0; i < c->alias_out_n; i++) {
+		if (c->alias_out_hash[i] == h &&
+		    strcmp(c->alias_out_topic[i], m->topic) == 0)
+			return (uint16_t)(i + 1);
+	}
+	return 0;
+}
+
+/*
+ * Outbound topic alias (MQTT 5 3.3.2.3.4): a known topic goes as an empty
+ * name plus its alias; a new one gets the next free alias, recorded by
+ * mqtt_alias_out_commit only once the packet is really sent.
+ */
 static void
+mqtt_alias_out(
+    struct mqtt_conn *c, const struct msg *m, struct mqtt_publish *pub)
+{
+	uint32_t h = util_hash(m->topic, m->topic_len);
+	uint16_t a = mqtt_alias_out_find(c, m, h);
+
+	if (a == 0 && c->alias_out_n == c->alias_out_max)
+		return; /* table full: plain topic names from here on */
+	if (a == 0)
+		a = (uint16_t)(c->alias_out_n + 1);
+	else
+		pub->topic.len = 0; /* MQTT-3.3.2-? alias replaces the name */
+	pub->props.present |= MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS);
+	pub->props.topic_alias = a;
+}
+
+static void
+mqtt_alias_out_commit(
+    struct mqtt_conn *c, const struct mqtt_publish *pub, const struct msg *m)
+{
+	if (!(pub->props.present & MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS)) ||
+	    pub->props.topic_alias <= c->alias_out_n)
+		return;
+	if (c->alias_out_hash == NULL) {
+		c->alias_out_hash = xcalloc(c->alias_out_max, sizeof(uint32_t));
+		c->alias_out_topic = xcalloc(c->alias_out_max, sizeof(char *));
+	}
+	c->alias_out_hash[c->alias_out_n] = util_hash(m->topic, m->topic_len);
+	c->alias_out_topic[c->alias_out_n++] = xstrdup(m->topic);
+}
+
+static void
+mqtt_publish_out(const struct mqtt_conn *c, const struct delivery *d,
+    struct mqtt_publish *pub, uint64_t now_ms)
+{
+	memset(pub, 0, sizeof(*pub));
+	pub->qos = d->qos;
+	pub->dup = d->dup && d->qos > 0;
+	pub->retain = d->retain;
+	pub->topic.p = d->m->topic;
+	pub->topic.len = d->m->topic_len;
+	pub->packet_id = d->pkt_id;
+	pub->payload.p = d->m->payload;
+	pub->payload.len = d->m->payload_len;
+	mqtt_pub_props(c, d, &pub->props, now_ms);
+}
+
+static bool
 mqtt_session_send(void *owner, const struct delivery *d, uint64_t now_ms)
 {
 	struct mqtt_conn *c = owner;
 	struct mqtt_publish pub;
 	uint8_t stackbuf[MQTT_HDR_STACK], *buf = stackbuf;
 	size_t hlen, total;
+	bool sent = true;
 
-	memset(&pub, 0, sizeof(pub));
-	pub.qos = d->qos;
-	pub.dup = d->dup && d->qos > 0;
-	pub.retain = d->retain;
-	pub.topic.p = d->m->topic;
-	pub.topic.len = d->m->topic_len;
-	pub.packet_id = d->pkt_id;
-	pub.payload.p = d->m->payload;
-	pub.payload.len = d->m->payload_len;
-	mqtt_pub_props(c, d, &pub.props, now_ms);
+	mqtt_publish_out(c, d, &pub, now_ms);
+	if (c->alias_out_max)
+		mqtt_alias_out(c, d->m, &pub);
 	hlen = mqtt_encode_publish_header(
 	    buf, sizeof(stackbuf), &pub, c->version, &total);
 	if (hlen == 0) {
@@ -914,11 +1024,14 @@ mqtt_session_send(void *owner, const struct delivery *d, uint64_t now_ms)
 	if (c->peer_max_packet && total > c->peer_max_packet) {
 		/* MQTT-3.1.2-25: never send it; counted. */
 		c->b->stats.dropped_too_large++;
+		sent = false;
 	} else {
 		c->out->write_msg(c->io, buf, hlen, d->m);
+		mqtt_alias_out_commit(c, &pub, d->m);
 	}
 	if (buf != stackbuf)
 		free(buf);
+	return sent;
 }
 
 static void
@@ -1021,6 +1134,10 @@ mqtt_close(void *p, const char *reason UNUSED, uint64_t now_ms)
 			free(c->alias_in[i]);
 		free(c->alias_in);
 	}
+	for (size_t i = 0; i < c->alias_out_n; i++)
+		free(c->alias_out_topic[i]);
+	free(c->alias_out_topic);
+	free(c->alias_out_hash);
 	free(c);
 }
 

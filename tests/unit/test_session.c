@@ -44,7 +44,7 @@ struct fixture {
 	struct owner o[4];
 };
 
-static void
+static bool
 owner_send(void *p, const struct delivery *d, uint64_t now_ms)
 {
 	struct owner *o = p;
@@ -62,6 +62,7 @@ owner_send(void *p, const struct delivery *d, uint64_t now_ms)
 	snprintf(s->payload, sizeof(s->payload), "%.*s", (int)d->m->payload_len,
 	    (const char *)d->m->payload);
 	snprintf(s->topic, sizeof(s->topic), "%s", d->m->topic);
+	return true;
 }
 
 static void
