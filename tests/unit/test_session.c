@@ -33,6 +33,7 @@ struct owner {
 	struct sent sent[MAX_SENT];
 	int nsent;
 	bool room;
+	bool refuse; /* send() reports "too large" */
 	int resumed;
 	int kicked;
 	uint8_t kick_reason;
@@ -62,7 +63,7 @@ owner_send(void *p, const struct delivery *d, uint64_t now_ms)
 	snprintf(s->payload, sizeof(s->payload), "%.*s", (int)d->m->payload_len,
 	    (const char *)d->m->payload);
 	snprintf(s->topic, sizeof(s->topic), "%s", d->m->topic);
-	return true;
+	return !o->refuse;
 }
 
 static void
@@ -563,6 +564,77 @@ test_generated_ids_unique(void **state)
 	assert_string_not_equal(b, "junction-2");
 }
 
+static void
+share_sub(struct fixture *f, struct session *s, const char *filter)
+{
+	struct sub_opts o = {.qos = 1};
+	bool existed;
+
+	(void)broker_subscribe(
+	    f->b, s, filter, strlen(filter), "g", 1, &o, &existed);
+}
+
+static void
+test_shared_round_robin_and_handover(void **state)
+{
+	struct fixture *f = *state;
+	struct session *a = connect(f, 0, "a", true, 0, 10, 0);
+	struct session *b = connect(f, 1, "b", true, 0, 10, 0);
+	struct session *plain = connect(f, 2, "p", true, 0, 10, 0);
+
+	share_sub(f, a, "s/t");
+	share_sub(f, b, "s/t");
+	sub(f, plain, "s/t", 1, 0);
+	for (int i = 0; i < 4; i++)
+		publish(f, NULL, "s/t", "m", 1, false, 0);
+	assert_int_equal(f->o[0].nsent, 2); /* spread over the group */
+	assert_int_equal(f->o[1].nsent, 2);
+	assert_int_equal(f->o[2].nsent, 4); /* plain gets every one */
+	/* a's link drops with two unacked: they move to b (4.8.2). */
+	broker_session_close(f->b, a, false, 0);
+	assert_int_equal(f->o[1].nsent, 4);
+	assert_int_equal(f->b->stats.shared_moved, 2);
+	assert_int_equal(b->inflight_count, 4);
+}
+
+static void
+test_nack_finishes_and_is_not_moved(void **state)
+{
+	struct fixture *f = *state;
+	struct session *a = connect(f, 0, "a", true, 0, 1, 0);
+	struct session *b = connect(f, 1, "b", true, 0, 10, 0);
+
+	share_sub(f, a, "s/t");
+	share_sub(f, b, "s/t");
+	publish(f, NULL, "s/t", "x", 1, false, 0);
+	publish(f, NULL, "s/t", "y", 1, false, 0);
+	struct session *got = f->o[0].nsent ? a : b;
+	struct owner *o = got == a ? &f->o[0] : &f->o[1];
+	int before = f->o[0].nsent + f->o[1].nsent;
+
+	assert_true(broker_nack(f->b, got, o->sent[0].pkt_id, 0));
+	assert_false(broker_nack(f->b, got, o->sent[0].pkt_id, 0));
+	assert_int_equal(f->o[0].nsent + f->o[1].nsent, before); /* 4.8.2-6 */
+	assert_int_equal(f->b->stats.negative_acks, 1);
+}
+
+static void
+test_too_large_counts_as_delivered(void **state)
+{
+	struct fixture *f = *state;
+	struct session *s = connect(f, 0, "a", true, 0, 1, 0);
+
+	sub(f, s, "t", 1, 0);
+	f->o[0].refuse = true;
+	publish(f, NULL, "t", "big", 1, false, 0);
+	publish(f, NULL, "t", "big2", 1, false, 0);
+	assert_int_equal(s->inflight_count, 0); /* window not held */
+	assert_int_equal(s->queued_count, 0);
+	f->o[0].refuse = false;
+	publish(f, NULL, "t", "small", 1, false, 0);
+	assert_int_equal(s->inflight_count, 1);
+}
+
 int
 main(void)
 {
@@ -587,6 +659,9 @@ main(void)
 	    T(test_clean_session_discarded),
 	    T(test_takeover),
 	    T(test_generated_ids_unique),
+	    T(test_shared_round_robin_and_handover),
+	    T(test_nack_finishes_and_is_not_moved),
+	    T(test_too_large_counts_as_delivered),
 #undef T
 	};
 
