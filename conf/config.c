@@ -187,6 +187,16 @@ static const struct config_key config_keys[] = {
     {"max_topic_levels", CONFIG_T_UINT, GLOBAL(max_topic_levels), .min = 1,
         .max = 65535, .def = 128},
 
+    /* queues */
+    {"max_redeliveries", CONFIG_T_UINT, GLOBAL(max_redeliveries), .min = 1,
+        .max = 1000, .def = 6},
+    {"redelivery_delay", CONFIG_T_UINT, GLOBAL(redelivery_delay),
+        .max = 3600000, .def = 0},
+    {"redelivery_backoff", CONFIG_T_UINT, GLOBAL(redelivery_backoff), .min = 1,
+        .max = 100, .def = 2},
+    {"redelivery_delay_max", CONFIG_T_UINT, GLOBAL(redelivery_delay_max),
+        .max = 3600000, .def = 60000},
+
     /* persistence */
     {"persistence", CONFIG_T_BOOL, GLOBAL(persistence), .def = false},
     {"persistence_location", CONFIG_T_STRING, GLOBAL(persistence_location)},

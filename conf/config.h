@@ -84,6 +84,12 @@ struct config {
 	uint32_t connect_timeout; /* s to send CONNECT after TCP, default 10 */
 	uint32_t max_topic_levels; /* default 128 */
 
+	/* queues (STOMP /queue/NAME, MQTT $queue/NAME) */
+	uint32_t max_redeliveries;     /* before dead-lettering, default 6 */
+	uint32_t redelivery_delay;     /* ms before the first redelivery, 0 */
+	uint32_t redelivery_backoff;   /* delay multiplier per attempt, 2 */
+	uint32_t redelivery_delay_max; /* ms cap on the delay, 60000 */
+
 	/* persistence */
 	bool persistence; /* default false */
 	char persistence_location[256]; /* directory, default "" = cwd */

@@ -81,6 +81,10 @@ test_defaults(void **state)
 	assert_true(cfg.retain_available);
 	assert_int_equal(cfg.connect_timeout, 10);
 	assert_int_equal(cfg.max_topic_levels, 128);
+	assert_int_equal(cfg.max_redeliveries, 6);
+	assert_int_equal(cfg.redelivery_delay, 0);
+	assert_int_equal(cfg.redelivery_backoff, 2);
+	assert_int_equal(cfg.redelivery_delay_max, 60000);
 	assert_false(cfg.persistence);
 	assert_string_equal(cfg.persistence_location, "");
 	assert_int_equal(cfg.persistence_sync, CONFIG_SYNC_ALWAYS);
@@ -143,6 +147,10 @@ static const struct num_key num_keys[] = {
     NUM(max_topic_alias, 0, 65535, false),
     NUM(connect_timeout, 1, 3600, false),
     NUM(max_topic_levels, 1, 65535, false),
+    NUM(max_redeliveries, 1, 1000, false),
+    NUM(redelivery_delay, 0, 3600000, false),
+    NUM(redelivery_backoff, 1, 100, false),
+    NUM(redelivery_delay_max, 0, 3600000, false),
     NUM(persistence_sync_interval, 1, 60000, false),
     NUM(persistent_client_expiration, 0, UINT32_MAX, false),
 };
@@ -741,7 +749,7 @@ test_every_key_documented(void **state)
 	for (i = 0; (name = config_key_name(i)) != NULL; i++)
 		if (!documents(text, name))
 			fail_msg("junction.conf does not document '%s'", name);
-	assert_int_equal(i, 21);
+	assert_int_equal(i, 25);
 	free(text);
 }
 
