@@ -3,6 +3,7 @@
  * messages, wills and session expiry. See broker.h.
  */
 #include "core/broker.h"
+#include "core/queue.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ broker_new(const struct config *conf, struct store *store)
 	b->store = store;
 	b->subs = topic_tree_new();
 	b->retained = retain_new();
+	b->queues = queue_set_new();
 	b->table_size = BROKER_TABLE_MIN;
 	b->table = xcalloc(b->table_size, sizeof(*b->table));
 	list_init(&b->sessions);
@@ -38,6 +40,7 @@ broker_free(struct broker *b)
 		ASSERT(!session_is_online(s));
 		broker_session_destroy(b, s, 0);
 	}
+	queue_set_free(b->queues);
 	topic_tree_free(b->subs);
 	retain_free(b->retained);
 	store_free(b->store);
@@ -132,13 +135,13 @@ broker_client_id(struct broker *b, char *buf, size_t cap)
 
 /* ---- back-pressure ---- */
 
-static void
-broker_wait_on(struct session *pub, struct session *full)
+void
+broker_wait_on(struct session *pub, struct list *waiters, void *target)
 {
 	if (pub->waiting_on)
 		return; /* one wait at a time; re-checked on the next publish */
-	pub->waiting_on = full;
-	list_add_tail(&full->waiters, &pub->wait_link);
+	pub->waiting_on = target;
+	list_add_tail(waiters, &pub->wait_link);
 }
 
 static void
@@ -153,7 +156,13 @@ broker_stop_waiting(struct session *s)
 void
 broker_wake_waiters(struct broker *b UNUSED, struct session *s)
 {
-	LIST_FOREACH_SAFE(it, tmp, &s->waiters)
+	broker_wake_list(&s->waiters);
+}
+
+void
+broker_wake_list(struct list *waiters)
+{
+	LIST_FOREACH_SAFE(it, tmp, waiters)
 	{
 		struct session *w = CONTAINER_OF(it, struct session, wait_link);
 
@@ -164,6 +173,8 @@ broker_wake_waiters(struct broker *b UNUSED, struct session *s)
 }
 
 static void broker_share_release(
+    struct broker *b, struct session *s, uint64_t now_ms);
+static void broker_queue_release(
     struct broker *b, struct session *s, uint64_t now_ms);
 
 /* ---- wills and session lifetime ---- */
@@ -222,6 +233,8 @@ broker_session_destroy(struct broker *b, struct session *s, uint64_t now_ms)
 	if (s->will_at_ms)
 		broker_publish_will(b, s, now_ms);
 	broker_share_release(b, s, now_ms);
+	broker_queue_release(b, s, now_ms);
+	queue_session_end(b, s);
 	broker_unsubscribe_all(b, s);
 	broker_stop_waiting(s);
 	broker_wake_waiters(b, s);
@@ -265,6 +278,7 @@ broker_session_close(
 	session_detach(s);
 	broker_stop_waiting(s);
 	broker_share_release(b, s, now_ms);
+	broker_queue_release(b, s, now_ms);
 	/* Offline sessions drop instead of back-pressuring publishers. */
 	broker_wake_waiters(b, s);
 	if (graceful)
@@ -283,6 +297,7 @@ broker_session_close(
 void
 broker_tick(struct broker *b, uint64_t now_ms)
 {
+	queue_tick(b, now_ms);
 	LIST_FOREACH_SAFE(it, tmp, &b->sessions)
 	{
 		struct session *s = CONTAINER_OF(it, struct session, all_link);
@@ -379,7 +394,7 @@ broker_match_group(void *arg, struct topic_group *g)
 /* Offer m to s through a subscription with opts; false if s is full. */
 static bool
 broker_offer(struct session *s, struct msg *m, const struct sub_opts *opts,
-    uint8_t attempts, uint64_t now_ms)
+    uint16_t attempts, uint64_t now_ms)
 {
 	uint32_t id = opts->sub_id;
 	struct session_offer o = {.m = m,
@@ -450,7 +465,7 @@ broker_share_move(
 	if (t == NULL || t == s)
 		return false;
 	b->stats.shared_moved++;
-	(void)broker_offer(t, d->m, opts, (uint8_t)(d->attempts + 1), now_ms);
+	(void)broker_offer(t, d->m, opts, (uint16_t)(d->attempts + 1), now_ms);
 	return true;
 }
 
@@ -489,8 +504,40 @@ broker_nack(
 		return false;
 	/* Never to another member of a share group either (MQTT-4.8.2-6). */
 	b->stats.negative_acks++;
+	if (d->queue)
+		queue_failed(b, s, d, "negative acknowledgement", now_ms);
 	session_delivery_free(d);
 	return true;
+}
+
+/*
+ * s lost its connection: queue deliveries it has not acknowledged go
+ * back to their queues as failed deliveries. Released QoS 2 ones stay.
+ */
+static void
+broker_queue_release(struct broker *b, struct session *s, uint64_t now_ms)
+{
+	struct list *lists[] = {&s->inflight, &s->queue};
+
+	for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+		LIST_FOREACH_SAFE(it, tmp, lists[i])
+		{
+			struct delivery *d =
+			    CONTAINER_OF(it, struct delivery, link);
+
+			if (d->queue == NULL || d->state == DELIVERY_RELEASED)
+				continue;
+			session_unlink(s, d);
+			queue_failed(b, s, d, "consumer disconnected", now_ms);
+			session_delivery_free(d);
+		}
+	}
+}
+
+void
+broker_session_drained(struct broker *b, struct session *s, uint64_t now_ms)
+{
+	queue_session_online(b, s, now_ms);
 }
 
 bool
@@ -513,7 +560,7 @@ broker_publish(
 	blocked = broker_fan_out(b, m, now_ms);
 	if (blocked == NULL || origin == NULL || blocked == origin)
 		return true;
-	broker_wait_on(origin, blocked);
+	broker_wait_on(origin, &blocked->waiters, blocked);
 	return false;
 }
 

@@ -42,7 +42,10 @@
 	X(wills_published) \
 	X(sessions_expired) \
 	X(negative_acks) \
-	X(shared_moved)
+	X(shared_moved) \
+	X(queue_delivered) \
+	X(redelivered) \
+	X(dead_lettered)
 
 struct broker_stats {
 #define BROKER_STAT_FIELD(name) uint64_t name;
@@ -55,6 +58,7 @@ struct broker {
 	struct topic_tree *subs;
 	struct retain_store *retained;
 	struct store *store;
+	struct queue_set *queues;
 
 	struct session **table; /* client id -> session, chained */
 	size_t table_size; /* power of two */
@@ -148,8 +152,23 @@ bool broker_unsubscribe(struct broker *b, struct session *s, const char *filter,
 bool broker_nack(
     struct broker *b, struct session *s, uint16_t pkt_id, uint64_t now_ms);
 
+/*
+ * The output of s's connection drained: at-most-once queue consumers
+ * paced by their backlog can take more.
+ */
+void broker_session_drained(
+    struct broker *b, struct session *s, uint64_t now_ms);
+
 /* Timers: delayed wills, session expiry. Call about once a second. */
 void broker_tick(struct broker *b, uint64_t now_ms);
+
+/*
+ * Block publisher pub on a full session or queue (target) until
+ * broker_wake_list(waiters) runs; at most one wait at a time.
+ */
+void broker_wait_on(struct session *pub, struct list *waiters, void *target);
+/* Wake every publisher blocked on this list (their ops->resume). */
+void broker_wake_list(struct list *waiters);
 
 /* A session's queue drained below its limit: wake the publishers it blocked. */
 void broker_wake_waiters(struct broker *b, struct session *s);

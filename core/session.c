@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/broker.h"
+#include "core/queue.h"
 
 #define SESSION_INQ2_BYTES (65536 / 8)
 
@@ -25,6 +26,7 @@ session_new(struct broker *b, const char *id, size_t idlen)
 	list_init(&s->queue);
 	list_init(&s->inflight);
 	list_init(&s->subs);
+	list_init(&s->consumers);
 	list_init(&s->waiters);
 	list_init(&s->wait_link);
 	return s;
@@ -63,6 +65,8 @@ session_delivery_free(struct delivery *d)
 {
 	list_del(&d->link);
 	share_ref_drop(d->share);
+	if (d->queue)
+		queue_unref(d->queue);
 	msg_unref(d->m);
 	free(d);
 }
@@ -91,6 +95,7 @@ void
 session_free(struct session *s)
 {
 	ASSERT(list_is_empty(&s->subs));
+	ASSERT(list_is_empty(&s->consumers));
 	ASSERT(!list_is_linked(&s->wait_link));
 	ASSERT(list_is_empty(&s->waiters));
 	session_clear_state(s);
@@ -156,12 +161,24 @@ session_alloc_id(struct session *s)
 	return id;
 }
 
-/* An in-flight delivery is finished: free it and open the window. */
+/*
+ * An in-flight delivery is finished: free it and open the window. A
+ * queue delivery is settled with its queue, which refills the window
+ * only when dispatch is set (not from inside a send, to keep the
+ * recursion flat).
+ */
 static void
-session_complete(struct session *s, struct delivery *d)
+session_complete(
+    struct session *s, struct delivery *d, uint64_t now_ms, bool dispatch)
 {
+	struct queue *q = d->queue ? queue_ref(d->queue) : NULL;
+
 	session_delivery_free(d);
 	s->inflight_count--;
+	if (q == NULL)
+		return;
+	queue_settled(s->b, q, s, now_ms, dispatch);
+	queue_unref(q);
 }
 
 /* Put d in flight and on the wire. */
@@ -174,7 +191,8 @@ session_send(struct session *s, struct delivery *d, uint64_t now_ms)
 	s->inflight_count++;
 	s->b->stats.msgs_sent++;
 	if (!s->ops->send(s->owner, d, now_ms))
-		session_complete(s, d); /* too large: as if delivered */
+		session_complete(
+		    s, d, now_ms, false); /* too large: delivered */
 }
 
 static struct delivery *
@@ -192,6 +210,7 @@ session_delivery_new(const struct session_offer *o)
 	d->dup = false;
 	d->attempts = o->attempts;
 	d->share = o->share ? share_ref_take(o->share) : NULL;
+	d->queue = o->queue ? queue_ref(o->queue) : NULL;
 	d->nsub_ids = (uint8_t)nids;
 	if (nids)
 		memcpy(d->sub_ids, o->sub_ids, nids * sizeof(uint32_t));
@@ -311,9 +330,10 @@ session_resume(struct session *s, uint64_t now_ms)
 		}
 		d->dup = true; /* MQTT-3.3.1-1 */
 		if (!s->ops->send(s->owner, d, now_ms))
-			session_complete(s, d);
+			session_complete(s, d, now_ms, false);
 	}
 	session_pump(s, now_ms);
+	queue_session_online(s->b, s, now_ms);
 }
 
 static struct delivery *
@@ -334,7 +354,7 @@ session_find(struct session *s, uint16_t pkt_id, uint8_t qos, uint8_t state)
 static void
 session_done(struct session *s, struct delivery *d, uint64_t now_ms)
 {
-	session_complete(s, d);
+	session_complete(s, d, now_ms, true);
 	session_pump(s, now_ms);
 }
 

@@ -36,6 +36,7 @@
 #include "core/topic.h"
 
 struct broker;
+struct queue;
 struct session;
 
 /* Most subscription identifiers carried on one delivery. */
@@ -74,8 +75,9 @@ struct delivery {
 	uint8_t state; /* enum delivery_state */
 	bool retain; /* retain flag to send */
 	bool dup; /* sent before: set DUP on resend */
-	uint8_t attempts; /* failed deliveries so far (nacks, moves) */
+	uint16_t attempts; /* failed deliveries so far (nacks, moves) */
 	struct share_ref *share; /* reference when routed via a share group */
+	struct queue *queue; /* reference when taken from a queue */
 	uint8_t nsub_ids;
 	uint32_t sub_ids[]; /* nsub_ids of them */
 };
@@ -135,6 +137,7 @@ struct session {
 	size_t inq2_count;
 
 	struct list subs; /* struct session_sub */
+	struct list consumers; /* struct queue_consumer, see queue.c */
 
 	struct msg *will; /* owned reference or NULL */
 	uint32_t will_delay_s;
@@ -150,7 +153,7 @@ struct session {
 	/* back-pressure */
 	struct list waiters; /* publishers blocked on our queue */
 	struct list wait_link; /* in the session we wait on */
-	struct session *waiting_on;
+	void *waiting_on; /* the full session or queue, or NULL */
 
 	/* stats */
 	uint64_t dropped; /* messages this session lost, counted */
@@ -187,7 +190,8 @@ struct session_offer {
 	const uint32_t *sub_ids;
 	size_t nsub_ids;
 	struct share_ref *share; /* borrowed; a kept delivery takes a ref */
-	uint8_t attempts;
+	struct queue *queue; /* borrowed; a kept delivery takes a ref */
+	uint16_t attempts;
 };
 
 /*

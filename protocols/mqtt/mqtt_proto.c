@@ -10,10 +10,12 @@
  */
 #include "protocols/mqtt/mqtt_proto.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/broker.h"
+#include "core/queue.h"
 #include "protocols/mqtt/mqtt_codec.h"
 
 /* Output backlog past which QoS 0 messages to this client are dropped. */
@@ -485,8 +487,15 @@ mqtt_route(struct mqtt_conn *c, const struct mqtt_publish *pub, uint64_t now_ms)
 {
 	struct msg *m = mqtt_msg_new(&pub->topic, &pub->payload, pub->qos,
 	    pub->retain, &pub->props, now_ms);
+	const char *q;
+	size_t qlen;
+	bool ok;
 
-	if (!broker_publish(c->b, c->sess, m, now_ms) && !c->paused) {
+	if (queue_mqtt_name(pub->topic.p, pub->topic.len, &q, &qlen))
+		ok = broker_queue_publish(c->b, c->sess, q, qlen, m, now_ms);
+	else
+		ok = broker_publish(c->b, c->sess, m, now_ms);
+	if (!ok && !c->paused) {
 		/* A subscriber is full: stop reading this publisher. */
 		c->paused = true;
 		c->out->pause(c->io, true);
@@ -600,6 +609,17 @@ mqtt_sub_code(const struct mqtt_conn *c, uint8_t rc)
 	return c->version == MQTT_V5 ? rc : 0x80; /* MQTT-3.9.3 */
 }
 
+/* Does the filter name a queue ($queue/NAME) rather than topics? */
+static bool
+mqtt_filter_is_queue(const struct mqtt_filter *f)
+{
+	const char *q;
+	size_t qlen;
+
+	return f->group == NULL &&
+	    queue_mqtt_name(f->filter, f->flen, &q, &qlen);
+}
+
 /* Core's view of one SUBSCRIBE entry's options. */
 static struct sub_opts
 mqtt_sub_opts(const struct mqtt_sub_opts *o, uint32_t sub_id)
@@ -614,16 +634,27 @@ mqtt_sub_opts(const struct mqtt_sub_opts *o, uint32_t sub_id)
 /* Subscribe one filter; returns the SUBACK code. */
 static uint8_t
 mqtt_sub_one(struct mqtt_conn *c, const struct mqtt_str *s,
-    const struct mqtt_sub_opts *o, uint32_t sub_id, bool *existed, bool *fatal)
+    const struct mqtt_sub_opts *o, uint32_t sub_id, bool *existed, bool *fatal,
+    uint64_t now_ms)
 {
 	struct mqtt_filter f;
 	struct sub_opts opts = mqtt_sub_opts(o, sub_id);
 	uint8_t rc = mqtt_filter_parse(c, s, &f, fatal);
 
+	const char *q;
+	size_t qlen;
+
 	if (rc != MQTT_RC_SUCCESS)
 		return mqtt_sub_code(c, rc);
 	if (f.group && o->no_local)
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.8.3-4 */
+	if (f.group == NULL && queue_mqtt_name(f.filter, f.flen, &q, &qlen)) {
+		/* $queue/NAME: a competing consumer (README) */
+		broker_queue_subscribe(
+		    c->b, c->sess, q, qlen, &opts, 0, now_ms);
+		*existed = true; /* queues have no retained messages */
+		return o->qos;
+	}
 	return broker_subscribe(
 	    c->b, c->sess, f.filter, f.flen, f.group, f.glen, &opts, existed);
 }
@@ -648,7 +679,7 @@ mqtt_sub_retained(struct mqtt_conn *c, const struct mqtt_subscribe *sp,
 		if (codes[i] >= 0x80)
 			continue;
 		(void)mqtt_filter_parse(c, &s, &f, &fatal);
-		if (f.group == NULL)
+		if (!mqtt_filter_is_queue(&f))
 			broker_send_retained(c->b, c->sess, f.filter, f.flen,
 			    &opts, existed[i], now_ms);
 	}
@@ -668,7 +699,8 @@ mqtt_on_subscribe(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	bool fatal = false;
 
 	while (!fatal && mqtt_sub_next(sp, c->version, &off, &s, &o))
-		codes[n] = mqtt_sub_one(c, &s, &o, sub_id, &existed[n], &fatal),
+		codes[n] = mqtt_sub_one(
+		    c, &s, &o, sub_id, &existed[n], &fatal, now_ms),
 		n++;
 	if (fatal) {
 		mqtt_fail(
@@ -693,8 +725,15 @@ mqtt_unsub_one(struct mqtt_conn *c, const struct mqtt_str *s)
 	struct mqtt_filter f;
 	bool fatal;
 
+	const char *q;
+	size_t qlen;
+
 	if (mqtt_filter_parse(c, s, &f, &fatal) != MQTT_RC_SUCCESS)
 		return MQTT_RC_TOPIC_FILTER_INVALID;
+	if (f.group == NULL && queue_mqtt_name(f.filter, f.flen, &q, &qlen))
+		return broker_queue_unsubscribe(c->b, c->sess, q, qlen)
+		    ? MQTT_RC_SUCCESS
+		    : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 	return broker_unsubscribe(
 	           c->b, c->sess, f.filter, f.flen, f.group, f.glen)
 	    ? MQTT_RC_SUCCESS
@@ -991,7 +1030,8 @@ mqtt_publish_out(const struct mqtt_conn *c, const struct delivery *d,
 {
 	memset(pub, 0, sizeof(*pub));
 	pub->qos = d->qos;
-	pub->dup = d->dup && d->qos > 0;
+	/* A queue redelivery is flagged DUP too (README: queues). */
+	pub->dup = (d->dup || d->attempts > 0) && d->qos > 0;
 	pub->retain = d->retain;
 	pub->topic.p = d->m->topic;
 	pub->topic.len = d->m->topic_len;
@@ -1001,6 +1041,30 @@ mqtt_publish_out(const struct mqtt_conn *c, const struct delivery *d,
 	mqtt_pub_props(c, d, &pub->props, now_ms);
 }
 
+/*
+ * A queue redelivery carries its delivery count as the user property
+ * x-delivery-count after the message's own: a heap run, or NULL.
+ */
+static uint8_t *
+mqtt_user_with_count(const struct delivery *d, struct mqtt_props *p)
+{
+	char v[8];
+	int vl = snprintf(v, sizeof(v), "%u", d->attempts + 1u);
+	size_t kl = strlen("x-delivery-count"), n = d->m->user_len;
+	uint8_t *u = xmalloc(n + 4 + kl + (size_t)vl);
+
+	if (n)
+		memcpy(u, d->m->user, n);
+	util_put_u16(u + n, (uint16_t)kl);
+	memcpy(u + n + 2, "x-delivery-count", kl);
+	util_put_u16(u + n + 2 + kl, (uint16_t)vl);
+	memcpy(u + n + 4 + kl, v, (size_t)vl);
+	p->user = u;
+	p->user_len = n + 4 + kl + (size_t)vl;
+	p->user_count = (uint16_t)(d->m->user_count + 1);
+	return u;
+}
+
 static bool
 mqtt_session_send(void *owner, const struct delivery *d, uint64_t now_ms)
 {
@@ -1008,11 +1072,14 @@ mqtt_session_send(void *owner, const struct delivery *d, uint64_t now_ms)
 	struct mqtt_publish pub;
 	uint8_t stackbuf[MQTT_HDR_STACK], *buf = stackbuf;
 	size_t hlen, total;
+	uint8_t *user = NULL;
 	bool sent = true;
 
 	mqtt_publish_out(c, d, &pub, now_ms);
 	if (c->alias_out_max)
 		mqtt_alias_out(c, d->m, &pub);
+	if (d->attempts && c->version == MQTT_V5)
+		user = mqtt_user_with_count(d, &pub.props);
 	hlen = mqtt_encode_publish_header(
 	    buf, sizeof(stackbuf), &pub, c->version, &total);
 	if (hlen == 0) {
@@ -1031,6 +1098,7 @@ mqtt_session_send(void *owner, const struct delivery *d, uint64_t now_ms)
 	}
 	if (buf != stackbuf)
 		free(buf);
+	free(user);
 	return sent;
 }
 
@@ -1117,9 +1185,13 @@ mqtt_tick(void *p, uint64_t now_ms)
 }
 
 static void
-mqtt_drained(void *p UNUSED, uint64_t now_ms UNUSED)
+mqtt_drained(void *p, uint64_t now_ms)
 {
-	/* QoS 0 has room again; QoS 1/2 are paced by acks, not output. */
+	struct mqtt_conn *c = p;
+
+	/* QoS 0 queue consumers are paced by output; others by acks. */
+	if (c->sess && c->state == MQTT_S_CONNECTED)
+		broker_session_drained(c->b, c->sess, now_ms);
 }
 
 static void
