@@ -7,6 +7,8 @@
  */
 #include "protocols/stomp/stomp_dest.h"
 
+#include "core/utf8.h"
+
 #include <string.h>
 
 #define TOPIC_PREFIX "/topic/"
@@ -25,67 +27,6 @@ stomp_dest_err_text(enum stomp_dest_err err)
 	if ((unsigned)err >= STOMP_DEST_E_COUNT)
 		return "unknown error";
 	return stomp_dest_texts[err];
-}
-
-/* ---- UTF-8 (MQTT 1.5.4: well-formed, no U+0000, no surrogates) ---- */
-
-/*
- * Length of the sequence led by c (0: never valid), narrowing [*lo, *hi],
- * the range of the second byte, against overlong forms, surrogates and
- * code points above U+10FFFF (Unicode table 3-7).
- */
-static size_t
-utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi)
-{
-	if (c == 0x00)
-		return 0;
-	if (c < 0x80)
-		return 1;
-	if (c < 0xC2)
-		return 0;
-	if (c < 0xE0)
-		return 2;
-	if (c == 0xE0)
-		*lo = 0xA0;
-	if (c == 0xED)
-		*hi = 0x9F;
-	if (c < 0xF0)
-		return 3;
-	if (c == 0xF0)
-		*lo = 0x90;
-	if (c == 0xF4)
-		*hi = 0x8F;
-	return c < 0xF5 ? 4 : 0;
-}
-
-static size_t
-utf8_seq_len(const uint8_t *s, size_t left)
-{
-	uint8_t lo = 0x80, hi = 0xBF;
-	size_t n = utf8_lead(s[0], &lo, &hi);
-
-	if (n == 0 || n > left)
-		return 0;
-	if (n > 1 && (s[1] < lo || s[1] > hi))
-		return 0;
-	for (size_t i = 2; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	}
-	return n;
-}
-
-static bool
-utf8_is_valid(const char *p, size_t len)
-{
-	const uint8_t *s = (const uint8_t *)p;
-
-	for (size_t i = 0, n; i < len; i += n) {
-		n = utf8_seq_len(s + i, len - i);
-		if (n == 0)
-			return false;
-	}
-	return true;
 }
 
 /* ---- STOMP -> core ---- */
