@@ -3,20 +3,19 @@ session present, keep alive negotiation, response and problem
 information, AUTH, takeover and keep-alive DISCONNECTs."""
 import time
 
-from mqtt5raw import (ASSIGNED_CLIENT_ID, AUTH_METHOD, AUTH_DATA, MAXIMUM_QOS,
-                      MAXIMUM_PACKET_SIZE, MOSQUITTO, RC_BAD_AUTH_METHOD,
-                      RC_KEEP_ALIVE_TIMEOUT, RC_NO_SUBSCRIPTION_EXISTED,
-                      RC_PACKET_ID_NOT_FOUND, RC_PROTOCOL_ERROR,
-                      RC_RETAIN_NOT_SUPPORTED, RC_SESSION_TAKEN_OVER,
-                      RC_TOPIC_FILTER_INVALID, REASON_STRING,
-                      RECEIVE_MAXIMUM, REQUEST_PROBLEM_INFO,
+from mqtt5raw import (ASSIGNED_CLIENT_ID, AUTH_DATA, AUTH_METHOD,
+                      MAXIMUM_PACKET_SIZE, MAXIMUM_QOS, MOSQUITTO, PUBCOMP,
+                      PUBREL, RC_BAD_AUTH_METHOD, RC_KEEP_ALIVE_TIMEOUT,
+                      RC_NO_SUBSCRIPTION_EXISTED, RC_PACKET_ID_NOT_FOUND,
+                      RC_PROTOCOL_ERROR, RC_RETAIN_NOT_SUPPORTED,
+                      RC_SESSION_TAKEN_OVER, RC_TOPIC_FILTER_INVALID,
+                      REASON_STRING, RECEIVE_MAXIMUM, REQUEST_PROBLEM_INFO,
                       REQUEST_RESPONSE_INFO, RESPONSE_INFO, RETAIN_AVAILABLE,
-                      SERVER_KEEP_ALIVE, SESSION_EXPIRY, SHARED_AVAILABLE,
-                      SUB_ID_AVAILABLE, TOPIC_ALIAS_MAXIMUM, USER_PROPERTY,
-                      WILDCARD_AVAILABLE, PUBCOMP, PUBREL, Raw5, ack5, auth5,
-                      broker, connect5, junction_xfail, make_broker, paho5,
-                      publish5, raw5, skip_on_mosquitto,
-                      sub_opts)  # noqa: F401
+                      Raw5, SERVER_KEEP_ALIVE, SESSION_EXPIRY,
+                      SHARED_AVAILABLE, SUB_ID_AVAILABLE, TOPIC_ALIAS_MAXIMUM,
+                      USER_PROPERTY, WILDCARD_AVAILABLE, ack5, auth5, broker,
+                      connect5, make_broker, paho5, publish5, raw5,
+                      skip_on_mosquitto)  # noqa: F401
 
 
 def test_connack_defaults(broker):
@@ -108,7 +107,6 @@ def test_no_server_keep_alive_when_acceptable(make_broker):
     assert r.connack.props.get(SERVER_KEEP_ALIVE, 30) == 30
 
 
-@junction_xfail("Response Information not done yet")
 def test_response_information_when_requested(broker):
     skip_on_mosquitto("sends no Response Information (a MAY in 3.2.2.3.15)")
     r = raw5(broker, "c5-ri", props=[(REQUEST_RESPONSE_INFO, 1)])
@@ -175,7 +173,8 @@ def test_auth_packet_without_method_is_protocol_error(broker):
 def test_second_connect_is_protocol_error(broker):
     r = raw5(broker, "c5-twice")
     r.send(connect5("c5-twice"))
-    r.expect_disconnect(RC_PROTOCOL_ERROR, mosq_silent=True)      # MQTT-3.1.0-2
+    # MQTT-3.1.0-2
+    r.expect_disconnect(RC_PROTOCOL_ERROR, mosq_silent=True)
 
 
 def test_session_taken_over(broker):

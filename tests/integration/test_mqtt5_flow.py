@@ -4,8 +4,7 @@ PUBLISHes towards a client than its Receive Maximum, and never sends a
 packet bigger than the client accepts."""
 from mqtt5raw import (MAXIMUM_PACKET_SIZE, PUBCOMP, PUBLISH, PUBREC, PUBREL,
                       RECEIVE_MAXIMUM, SESSION_EXPIRY, ack5, broker,
-                      junction_xfail, make_broker, raw5,
-                      skip_on_mosquitto)  # noqa: F401
+                      make_broker, raw5, skip_on_mosquitto)  # noqa: F401
 
 
 def _publishes(pkts):
@@ -107,8 +106,6 @@ def test_client_maximum_packet_size(broker):
         [b"a", b"b", b"c", b"d"]
 
 
-@junction_xfail("a PUBLISH discarded for the client's Maximum Packet "
-                "Size keeps its in-flight slot (MQTT-3.1.2-25)")
 def test_client_maximum_packet_size_does_not_block_window(broker):
     """A discarded packet does not hold an in-flight slot: with Receive
     Maximum 1, the next message still flows (MQTT-3.1.2-25: behave as if

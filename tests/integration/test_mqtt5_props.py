@@ -4,15 +4,15 @@ message properties travel end to end unchanged."""
 import pytest
 
 from mqtt5raw import (CONTENT_TYPE, CORRELATION_DATA, MAXIMUM_PACKET_SIZE,
-                      MESSAGE_EXPIRY, PAYLOAD_FORMAT, RC_MALFORMED,
-                      RC_PROTOCOL_ERROR, RC_TOPIC_ALIAS_INVALID,
-                      RECEIVE_MAXIMUM, REQUEST_PROBLEM_INFO,
-                      REQUEST_RESPONSE_INFO, RESPONSE_TOPIC, SESSION_EXPIRY,
-                      SUBSCRIPTION_ID, TOPIC_ALIAS, USER_PROPERTY, WILL_DELAY,
-                      REASON_STRING, PUBACK, Paho5, Raw5, ack5,
-                      broker, connect5, make_broker, mstr, paho5, publish5,
-                      raw5, skip_on_mosquitto, sub_opts, junction_xfail, subscribe5, unsubscribe5,
-                      varint)  # noqa: F401
+                      MESSAGE_EXPIRY, PAYLOAD_FORMAT, PUBACK, Paho5,
+                      RC_MALFORMED, RC_PROTOCOL_ERROR, RC_TOPIC_ALIAS_INVALID,
+                      REASON_STRING, RECEIVE_MAXIMUM, REQUEST_PROBLEM_INFO,
+                      REQUEST_RESPONSE_INFO, RESPONSE_TOPIC, Raw5,
+                      SESSION_EXPIRY, SUBSCRIPTION_ID, TOPIC_ALIAS,
+                      USER_PROPERTY, WILL_DELAY, ack5, broker, connect5,
+                      junction_xfail, make_broker, mstr, paho5, publish5,
+                      raw5, skip_on_mosquitto, sub_opts, subscribe5,
+                      unsubscribe5, varint)  # noqa: F401
 
 UP = USER_PROPERTY
 NOT_ALLOWED = "a property not valid for its packet type gets 0x82; " \

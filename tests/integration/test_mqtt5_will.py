@@ -9,11 +9,10 @@ import socket
 import time
 
 from mqtt5raw import (CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY,
-                      PAYLOAD_FORMAT, PUBLISH, RC_DISCONNECT_WITH_WILL,
+                      PAYLOAD_FORMAT, PUBLISH, Paho5, RC_DISCONNECT_WITH_WILL,
                       RC_SESSION_TAKEN_OVER, RESPONSE_TOPIC, SESSION_EXPIRY,
-                      USER_PROPERTY, WILL_DELAY, Paho5, broker, make_broker,
-                      junction_xfail, paho5, raw5,
-                      skip_on_mosquitto)  # noqa: F401
+                      USER_PROPERTY, WILL_DELAY, broker, make_broker, paho5,
+                      raw5, skip_on_mosquitto)  # noqa: F401
 
 
 def _watch(b, topic, name="wl-watch"):
@@ -65,8 +64,6 @@ def test_disconnect_with_will_message(broker):
     assert w.get().payload == b"gone:wl-x04"
 
 
-@junction_xfail("a DISCONNECT with a code other than 0x00/0x04 discards "
-                "the will (MQTT-3.1.2-10: only 0x00 does)")
 def test_disconnect_with_error_code_sends_will(broker):
     """Only a DISCONNECT with 0x00 deletes the will (MQTT-3.1.2-10); a
     client reporting an error (0x80) still has its will published."""
