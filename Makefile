@@ -7,6 +7,7 @@
 #   make check-deps fail when an include crosses the layers in STYLE.md
 #   make format-check / make format
 #   make bench      benchmark against Mosquitto (bench/RESULTS.md)
+#   make fuzz       build the libFuzzer targets (clang) under build/fuzz
 
 BUILD   ?= build
 CC      ?= cc
@@ -35,6 +36,7 @@ NET_SRC   := $(wildcard net/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 ITEST_SRC := $(wildcard tests/integration/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 NET_OBJ   := $(NET_SRC:%.c=$(BUILD)/%.o)
@@ -44,8 +46,17 @@ LIB       := $(BUILD)/libjunction.a
 JUNCTION  := $(BUILD)/junction
 JBENCH    := $(BUILD)/jbench
 
+# Fuzz targets: clang with libFuzzer; the pure layers are rebuilt with
+# coverage instrumentation into their own library.
+FUZZ_CC    := clang
+FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -I. -D_GNU_SOURCE -std=c11
+FUZZ_DIR   := build/fuzz
+FUZZ_LOBJ  := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_LIB   := $(FUZZ_DIR)/libjunction-fuzz.a
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+
 .PHONY: all run test test-run san check-deps format format-check deps-run \
-	deps-test bench clean tests
+	deps-test bench clean tests fuzz
 
 all: $(JUNCTION)
 
@@ -73,7 +84,21 @@ $(JBENCH): $(BENCH_SRC) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRC) $(LIB) -lm
 
-tests: $(JUNCTION) $(UNIT_BIN) $(ITEST_BIN) $(if $(BENCH_SRC),$(JBENCH))
+$(FUZZ_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_LOBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB)
+
+fuzz: $(FUZZ_BIN)
+
+tests: $(JUNCTION) $(UNIT_BIN) $(ITEST_BIN) $(if $(BENCH_SRC),$(JBENCH)) \
+	$(if $(SAN),,$(FUZZ_BIN))
 
 deps-run:
 	@scripts/deps.sh run

@@ -7,7 +7,7 @@ set -eu
 build="gcc make libevent-dev libmbedtls-dev"
 run="$build"
 test="$build libcmocka-dev libpaho-mqtt-dev python3-pytest python3-paho-mqtt
-      python3-stomp mosquitto mosquitto-clients clang-format"
+      python3-stomp mosquitto mosquitto-clients clang clang-format"
 
 case "${1:-}" in
 run) want=$run ;;

@@ -119,7 +119,36 @@ run_integration() {
 	fi
 }
 
+# Each libFuzzer target runs for FUZZ_SECONDS from an empty corpus and
+# counts as one test: a crash, leak or sanitizer report fails it. Not
+# under SAN=1 (the targets carry their own sanitizers).
+run_fuzz() {
+	local dir=build/fuzz bin name corpus out rc
+	[ "${SAN:-}" = 1 ] && return 0
+	[ -d "$dir" ] || return 0
+	for bin in "$dir"/fuzz_*; do
+		[ -f "$bin" ] && [ -x "$bin" ] || continue
+		name=${bin##*/}
+		corpus=$(mktemp -d)
+		echo "== $bin (${FUZZ_SECONDS:-10} s)"
+		out=$(TMPDIR=${FUZZ_TMP:-/dev/shm} timeout $((${FUZZ_SECONDS:-10} + 60)) \
+		    "$bin" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=1024 \
+		    -print_final_stats=1 "$corpus" 2>&1)
+		rc=$?
+		rm -rf "$corpus"
+		printf '%s\n' "$out" | grep -E '^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' || true
+		if [ "$rc" -eq 0 ]; then
+			passed=$((passed + 1))
+		else
+			printf '%s\n' "$out" | tail -30
+			failed=$((failed + 1))
+			failures+=("$name (exit status $rc)")
+		fi
+	done
+}
+
 run_units
+run_fuzz
 run_integration
 
 if [ ${#failures[@]} -gt 0 ]; then
