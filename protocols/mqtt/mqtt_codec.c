@@ -478,8 +478,10 @@ rd_prop(struct rd *r, struct mqtt_props *pr, unsigned where)
 		r->p = r->end;
 		return;
 	}
+	/* 5.0 2.2.2.2: "an Identifier which is not valid for its packet
+	 * type ... is a Malformed Packet" (table 2-4 says where each goes) */
 	if ((d->where & where) == 0)
-		rd_fail(r, MQTT_RC_PROTOCOL_ERROR); /* 5.0 2.2.2.2, table 2-4 */
+		rd_fail(r, MQTT_RC_MALFORMED);
 	if ((pr->present & MQTT_PBIT(id)) && (d->repeat & where) == 0)
 		rd_fail(r, MQTT_RC_PROTOCOL_ERROR); /* "more than once" */
 	pr->present |= MQTT_PBIT(id);

@@ -679,7 +679,7 @@ mqtt_sub_retained(struct mqtt_conn *c, const struct mqtt_subscribe *sp,
 		if (codes[i] >= 0x80)
 			continue;
 		(void)mqtt_filter_parse(c, &s, &f, &fatal);
-		if (!mqtt_filter_is_queue(&f))
+		if (f.group == NULL && !mqtt_filter_is_queue(&f)) /* 3.3.1.3 */
 			broker_send_retained(c->b, c->sess, f.filter, f.flen,
 			    &opts, existed[i], now_ms);
 	}

@@ -10,14 +10,11 @@ from mqtt5raw import (CONTENT_TYPE, CORRELATION_DATA, MAXIMUM_PACKET_SIZE,
                       REQUEST_RESPONSE_INFO, RESPONSE_TOPIC, Raw5,
                       SESSION_EXPIRY, SUBSCRIPTION_ID, TOPIC_ALIAS,
                       USER_PROPERTY, WILL_DELAY, ack5, broker, connect5,
-                      junction_xfail, make_broker, mstr, paho5, publish5,
+                      make_broker, mstr, paho5, publish5,
                       raw5, skip_on_mosquitto, sub_opts, subscribe5,
                       unsubscribe5, varint)  # noqa: F401
 
 UP = USER_PROPERTY
-NOT_ALLOWED = "a property not valid for its packet type gets 0x82; " \
-    "2.2.2.2 makes it malformed, 0x81 (as Mosquitto sends)"
-
 
 # ------------------------------------------------ malformed / invalid: CONNECT
 
@@ -47,7 +44,6 @@ def test_connect_bad_property_value(broker, props):
     _refused(broker, RC_PROTOCOL_ERROR, props=props)
 
 
-@junction_xfail(NOT_ALLOWED)
 def test_connect_property_not_allowed(broker):
     # 2.2.2.2: an identifier not valid for the packet type is malformed.
     _refused(broker, RC_MALFORMED, props=[(TOPIC_ALIAS, 1)])
@@ -69,7 +65,6 @@ def test_will_duplicate_property(broker):
         topic="w/t", payload=b"w", props=[(WILL_DELAY, 1), (WILL_DELAY, 2)]))
 
 
-@junction_xfail(NOT_ALLOWED)
 def test_will_property_not_allowed(broker):
     _refused(broker, RC_MALFORMED, will=dict(
         topic="w/t", payload=b"w", props=[(SESSION_EXPIRY, 5)]))
@@ -97,7 +92,6 @@ def test_publish_duplicate_property(broker, props, qos):
     _publish_rejected(broker, RC_PROTOCOL_ERROR, props=props, qos=qos)
 
 
-@junction_xfail(NOT_ALLOWED)
 def test_publish_property_not_allowed(broker):
     # Session Expiry is not a PUBLISH property: malformed (2.2.2.2).
     _publish_rejected(broker, RC_MALFORMED, props=[(SESSION_EXPIRY, 5)])
@@ -163,7 +157,6 @@ def test_subscribe_duplicate_subscription_identifier(broker):
     r.expect_disconnect(RC_PROTOCOL_ERROR, mosq_silent=True)
 
 
-@junction_xfail(NOT_ALLOWED)
 def test_subscribe_property_not_allowed(broker):
     r = raw5(broker, "c5-subprop")
     r.send(subscribe5(1, [("s/t", 0)], props=[(CONTENT_TYPE, "x")]))
@@ -182,7 +175,6 @@ def test_subscribe_retain_handling_3(broker):
     r.expect_disconnect(RC_PROTOCOL_ERROR, mosq_rc=RC_MALFORMED)   # 3.8.3.1
 
 
-@junction_xfail(NOT_ALLOWED)
 def test_unsubscribe_property_not_allowed(broker):
     r = raw5(broker, "c5-unsprop")
     r.send(unsubscribe5(1, ["s/t"], props=[(SUBSCRIPTION_ID, 4)]))

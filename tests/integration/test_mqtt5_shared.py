@@ -9,7 +9,7 @@ import pytest
 from mqtt5raw import (Closed, PUBACK, PUBLISH, RC_MALFORMED,
                       RC_NO_SUBSCRIPTION_EXISTED, RC_PROTOCOL_ERROR,
                       RC_SUCCESS, RC_TOPIC_FILTER_INVALID, SUBACK, WAIT, ack5,
-                      broker, junction_xfail, make_broker, paho5, raw5,
+                      broker, make_broker, paho5, raw5,
                       skip_on_mosquitto, sub_opts, subscribe5)  # noqa: F401
 
 
@@ -94,9 +94,6 @@ def test_shared_and_plain_on_same_client(broker):
     assert [p.payload for p in got] == [b"x", b"x"]
 
 
-@junction_xfail("retained messages are sent on a $share subscribe since "
-                "275f6c5 (mqtt_sub_retained skips only $queue filters, no "
-                "longer shared ones)")
 def test_no_retained_on_shared_subscribe(broker):
     pub = raw5(broker, "shr-pub")
     pub.publish("shr/t", b"retained", qos=1, retain=True)

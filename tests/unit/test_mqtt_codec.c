@@ -576,7 +576,7 @@ static const struct vec bad[] = {
     BAD("pingresp body", 5, MAL, 0xD0, 0x01, 0x00),
     BAD("disconnect 3.1.1 body", 4, MAL, 0xE0, 0x01, 0x00),
     BAD("disconnect props cut", 5, MAL, 0xE0, 0x03, 0x00, 0x05, 0x11),
-    BAD("disconnect prop wrong", 5, PROTO, 0xE0, 0x04, 0x00, 0x02, 0x17, 0x01),
+    BAD("disconnect prop wrong", 5, MAL, 0xE0, 0x04, 0x00, 0x02, 0x17, 0x01),
     BAD("auth data no method", 5, PROTO, 0xF0, 0x06, 0x18, 0x04, 0x16, 0x00,
         0x01, 'd'),
     BAD("auth props cut", 5, MAL, 0xF0, 0x03, 0x18, 0x02, 0x15),
@@ -875,8 +875,8 @@ test_prop_allowed(void **state)
 		const struct prop_case *pc = &props_table[i];
 
 		for (int c = 0; c < C_COUNT; c++)
-			check_prop(
-			    pc, c, 1, (pc->allowed & (1u << c)) ? 0 : PROTO);
+			check_prop(/* 5.0 2.2.2.2: not valid here = malformed */
+			    pc, c, 1, (pc->allowed & (1u << c)) ? 0 : MAL);
 	}
 }
 
