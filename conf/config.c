@@ -187,6 +187,20 @@ static const struct config_key config_keys[] = {
     {"max_topic_levels", CONFIG_T_UINT, GLOBAL(max_topic_levels), .min = 1,
         .max = 65535, .def = 128},
 
+    /* STOMP */
+    {"stomp_max_headers", CONFIG_T_UINT, GLOBAL(stomp_max_headers), .min = 1,
+        .max = 1024, .def = 64},
+    {"stomp_max_header_length", CONFIG_T_UINT, GLOBAL(stomp_max_header_length),
+        .min = 64, .max = 65535, .def = 8192},
+    {"stomp_heartbeat", CONFIG_T_UINT, GLOBAL(stomp_heartbeat), .min = 1000,
+        .max = 3600000, .flags = CONFIG_ZERO_OK, .def = 10000},
+    {"stomp_heartbeat_grace_percent", CONFIG_T_UINT,
+        GLOBAL(stomp_heartbeat_grace_percent), .min = 100, .max = 1000,
+        .def = 150},
+    {"stomp_max_transaction_frames", CONFIG_T_UINT,
+        GLOBAL(stomp_max_transaction_frames), .min = 1, .max = 1000000,
+        .def = 1000},
+
     /* queues */
     {"max_redeliveries", CONFIG_T_UINT, GLOBAL(max_redeliveries), .min = 1,
         .max = 1000, .def = 6},

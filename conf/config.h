@@ -84,6 +84,13 @@ struct config {
 	uint32_t connect_timeout; /* s to send CONNECT after TCP, default 10 */
 	uint32_t max_topic_levels; /* default 128 */
 
+	/* STOMP (Junction keys) */
+	uint32_t stomp_max_headers; /* header lines per frame, default 64 */
+	uint32_t stomp_max_header_length; /* bytes per line, default 8192 */
+	uint32_t stomp_heartbeat; /* ms offered both ways, 0 = none; 10000 */
+	uint32_t stomp_heartbeat_grace_percent; /* silence allowed, 150 */
+	uint32_t stomp_max_transaction_frames; /* buffered per conn, 1000 */
+
 	/* queues (STOMP /queue/NAME, MQTT $queue/NAME) */
 	uint32_t max_redeliveries;     /* before dead-lettering, default 6 */
 	uint32_t redelivery_delay;     /* ms before the first redelivery, 0 */

@@ -14,6 +14,7 @@
 #include "net/log.h"
 #include "net/server.h"
 #include "protocols/mqtt/mqtt_proto.h"
+#include "protocols/stomp/stomp_proto.h"
 
 /* Accepts per readable event, so a connection storm cannot starve I/O. */
 #define LISTENER_ACCEPTS_PER_TURN 64
@@ -27,7 +28,7 @@ static const struct {
 	const struct proto_ops *ops;
 } listener_protos[] = {
     [CONFIG_PROTO_MQTT] = {"mqtt", &mqtt_proto_ops},
-    [CONFIG_PROTO_STOMP] = {"stomp", NULL},
+    [CONFIG_PROTO_STOMP] = {"stomp", &stomp_proto_ops},
 };
 
 static const struct proto_ops *
