@@ -647,6 +647,14 @@ rx_wait_topic(struct client *c, const char *t)
 	}
 }
 
+/*
+ * Deliveries on a resumed persistent session may legitimately be resends:
+ * a message can reach the broker before the subscriber's DISCONNECT does,
+ * go out on the closing connection, and be sent again with DUP set on
+ * resume (MQTT-3.3.1-1). Cases where that can happen set this.
+ */
+static bool rx_resumed;
+
 static void
 rx_expect(struct client *c, size_t i, const char *t, const char *payload,
     int qos, int retained)
@@ -667,7 +675,7 @@ rx_expect(struct client *c, size_t i, const char *t, const char *payload,
 		fail("%s msg #%zu on %s: retained %d, want %d", c->id, i, t,
 		    r.retained, retained);
 	/* MQTT-3.3.1-1/-2: every delivery here is a first attempt. */
-	if (r.dup != 0)
+	if (r.dup != 0 && !rx_resumed)
 		fail("%s msg #%zu on %s: DUP set on a first delivery", c->id, i,
 		    t);
 }
@@ -1022,6 +1030,7 @@ case_persistent_session(void)
 	p = client_new_id(id);
 	if (client_connect(p, 0) != 1)
 		fail("persistent reconnect: session present 0");
+	rx_resumed = true;
 	rx_wait(p, 70);
 	{
 		size_t i, n1 = 0, n2 = 0;
