@@ -816,6 +816,51 @@ test_back_pressure_pauses_sender(void **state)
 	assert_false(f->io[0].paused);
 }
 
+/* ---- receipts deferred by the store (a disk store's barrier) ---- */
+
+static store_done_fn *deferred_fn[8];
+static void *deferred_arg[8];
+static size_t ndeferred;
+
+static void
+deferred_barrier(struct store *st UNUSED, store_done_fn *fn, void *arg)
+{
+	assert_true(ndeferred < 8);
+	deferred_fn[ndeferred] = fn;
+	deferred_arg[ndeferred++] = arg;
+}
+
+static void
+run_deferred(void)
+{
+	for (size_t k = 0; k < ndeferred; k++)
+		deferred_fn[k](deferred_arg[k]);
+	ndeferred = 0;
+}
+
+static void
+test_receipt_after_close_is_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct store_ops ops = *f->b->store->ops;
+	const struct store_ops *saved = f->b->store->ops;
+
+	ops.barrier = deferred_barrier;
+	f->b->store->ops = &ops;
+	connect12(f, 0);
+	send_to(f, 0, "/topic/t", "receipt:late\n", "x");
+	expect_nothing(f, 0); /* not durable yet */
+	run_deferred();
+	expect_hdr(expect_cmd(f, 0, STOMP_CMD_RECEIPT), "receipt-id", "late");
+	send_to(f, 0, "/topic/t", "receipt:never\n", "x");
+	feeds(f, 0, "DISCONNECT\nreceipt:bye\n\n^");
+	assert_false(f->io[0].closed); /* waits for its receipt */
+	conn_end(f, 0); /* the peer went away first */
+	run_deferred(); /* cancelled: nothing written, nothing freed twice */
+	expect_nothing(f, 0);
+	f->b->store->ops = saved;
+}
+
 int
 main(void)
 {
@@ -861,6 +906,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_unsubscribe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_back_pressure_pauses_sender, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_receipt_after_close_is_dropped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
