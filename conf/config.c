@@ -103,6 +103,12 @@ static const struct config_word config_protos[] = {
     {NULL, 0},
 };
 
+static const struct config_word config_corrupts[] = {
+    {"quarantine", CONFIG_CORRUPT_QUARANTINE},
+    {"refuse", CONFIG_CORRUPT_REFUSE},
+    {NULL, 0},
+};
+
 static const struct config_word config_syncs[] = {
     {"always", CONFIG_SYNC_ALWAYS},
     {"never", CONFIG_SYNC_NEVER},
@@ -218,6 +224,10 @@ static const struct config_key config_keys[] = {
         .words = config_syncs, .def = CONFIG_SYNC_ALWAYS},
     {"persistence_sync_interval", CONFIG_T_UINT,
         GLOBAL(persistence_sync_interval), .min = 1, .max = 60000, .def = 100},
+    {"persistence_corrupt", CONFIG_T_ENUM, GLOBAL(persistence_corrupt),
+        .words = config_corrupts, .def = CONFIG_CORRUPT_QUARANTINE},
+    {"persistence_max_bytes", CONFIG_T_UINT64, GLOBAL(persistence_max_bytes),
+        .max = UINT64_MAX, .def = 0},
 
     /* logging */
     {"log_type", CONFIG_T_LOG_TYPE, GLOBAL(log_type), .words = config_log_types,

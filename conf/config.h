@@ -52,6 +52,11 @@ enum config_sync {
 	CONFIG_SYNC_NEVER,
 };
 
+enum config_corrupt {
+	CONFIG_CORRUPT_QUARANTINE = 0, /* move it to *.bad, start empty */
+	CONFIG_CORRUPT_REFUSE, /* refuse to start */
+};
+
 struct config_listener {
 	uint16_t port; /* 0 = ephemeral (tests) */
 	char address[64]; /* "" = all addresses (0.0.0.0) */
@@ -92,9 +97,9 @@ struct config {
 	uint32_t stomp_max_transaction_frames; /* buffered per conn, 1000 */
 
 	/* queues (STOMP /queue/NAME, MQTT $queue/NAME) */
-	uint32_t max_redeliveries;     /* before dead-lettering, default 6 */
-	uint32_t redelivery_delay;     /* ms before the first redelivery, 0 */
-	uint32_t redelivery_backoff;   /* delay multiplier per attempt, 2 */
+	uint32_t max_redeliveries; /* before dead-lettering, default 6 */
+	uint32_t redelivery_delay; /* ms before the first redelivery, 0 */
+	uint32_t redelivery_backoff; /* delay multiplier per attempt, 2 */
 	uint32_t redelivery_delay_max; /* ms cap on the delay, 60000 */
 
 	/* persistence */
@@ -102,6 +107,8 @@ struct config {
 	char persistence_location[256]; /* directory, default "" = cwd */
 	enum config_sync persistence_sync;
 	uint32_t persistence_sync_interval; /* ms, with SYNC_INTERVAL */
+	enum config_corrupt persistence_corrupt; /* unreadable store */
+	uint64_t persistence_max_bytes; /* journal cap, 0 = none */
 
 	/* logging */
 	unsigned log_type; /* bits, default error|warning|notice|information */

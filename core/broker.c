@@ -33,6 +33,8 @@ broker_new(const struct config *conf, struct store *store)
 void
 broker_free(struct broker *b)
 {
+	/* Shutting down is not deleting: the durable state stays as it is. */
+	b->store->durable = false;
 	LIST_FOREACH_SAFE(it, tmp, &b->sessions)
 	{
 		struct session *s = CONTAINER_OF(it, struct session, all_link);
@@ -211,6 +213,8 @@ broker_sub_free(struct broker *b, struct session *s, struct session_sub *sub)
 {
 	(void)topic_tree_unsubscribe(b->subs, sub->filter, strlen(sub->filter),
 	    sub->group, sub->group ? strlen(sub->group) : 0, s);
+	if (s->stored)
+		store_sub_del(b->store, s, sub);
 	list_del(&sub->link);
 	share_ref_drop(sub->opts.share);
 	free(sub->filter);
@@ -239,7 +243,9 @@ broker_session_destroy(struct broker *b, struct session *s, uint64_t now_ms)
 	broker_stop_waiting(s);
 	broker_wake_waiters(b, s);
 	broker_table_del(b, s);
-	session_free(s);
+	if (s->stored)
+		store_session_del(b->store, s);
+	session_free(s); /* deletes the records of its deliveries */
 }
 
 struct session *
@@ -292,6 +298,36 @@ broker_session_close(
 	s->expire_at_ms = s->expiry_s == SESSION_EXPIRY_NEVER
 	    ? 0
 	    : now_ms + (uint64_t)s->expiry_s * 1000;
+	if (s->stored)
+		store_session_put(b->store, s); /* the instant it expires */
+}
+
+void
+broker_session_set_expiry(
+    struct broker *b, struct session *s, uint32_t expiry_s)
+{
+	s->expiry_s = expiry_s;
+	if (!b->store->durable || expiry_s == 0)
+		return; /* a stored session going to 0 is deleted at close */
+	if (s->stored) {
+		store_session_put(b->store, s);
+		return;
+	}
+	s->stored = true;
+	session_store_all(s);
+}
+
+struct session *
+broker_session_restore(struct broker *b, const char *id, size_t len,
+    uint32_t expiry_s, uint64_t expire_at_ms)
+{
+	struct session *s = session_new(b, id, len);
+
+	s->expiry_s = expiry_s;
+	s->expire_at_ms = expire_at_ms;
+	s->stored = true;
+	broker_table_add(b, s);
+	return s;
 }
 
 void
@@ -489,7 +525,7 @@ broker_share_release(struct broker *b, struct session *s, uint64_t now_ms)
 			    !broker_share_move(b, s, d, now_ms))
 				continue;
 			session_unlink(s, d);
-			session_delivery_free(d);
+			session_delivery_free(s, d);
 		}
 	}
 }
@@ -506,7 +542,7 @@ broker_nack(
 	b->stats.negative_acks++;
 	if (d->queue)
 		queue_failed(b, s, d, "negative acknowledgement", now_ms);
-	session_delivery_free(d);
+	session_delivery_free(s, d);
 	return true;
 }
 
@@ -529,7 +565,7 @@ broker_queue_release(struct broker *b, struct session *s, uint64_t now_ms)
 				continue;
 			session_unlink(s, d);
 			queue_failed(b, s, d, "consumer disconnected", now_ms);
-			session_delivery_free(d);
+			session_delivery_free(s, d);
 		}
 	}
 }
@@ -538,6 +574,33 @@ void
 broker_session_drained(struct broker *b, struct session *s, uint64_t now_ms)
 {
 	queue_session_online(b, s, now_ms);
+}
+
+/* m becomes the retained message of its topic (or clears it). */
+static void
+broker_retain(struct broker *b, struct msg *m)
+{
+	struct msg *old = retain_get(b->retained, m->topic, m->topic_len);
+
+	if (old)
+		msg_ref(old); /* retain_set drops the store's reference */
+	(void)retain_set(b->retained, m);
+	if (m->payload_len > 0)
+		store_retain_put(b->store, m, old);
+	else if (old)
+		store_retain_del(b->store, old);
+	if (old)
+		msg_unref(old);
+}
+
+/* Remove the retained message m (expired). */
+static void
+broker_retain_clear(struct broker *b, struct msg *m)
+{
+	if (retain_get(b->retained, m->topic, m->topic_len) != m)
+		return;
+	store_retain_del(b->store, m);
+	(void)retain_clear(b->retained, m->topic, m->topic_len);
 }
 
 bool
@@ -549,7 +612,7 @@ broker_publish(
 
 	b->stats.msgs_received++;
 	if (m->retain && b->conf->retain_available)
-		(void)retain_set(b->retained, m);
+		broker_retain(b, m);
 	if (msg_is_expired(m, now_ms)) {
 		b->stats.dropped_expired++;
 		return true;
@@ -613,6 +676,8 @@ broker_subscribe(struct broker *b, struct session *s, const char *filter,
 	sub->opts = o;
 	*existed =
 	    topic_tree_subscribe(b->subs, filter, flen, group, glen, s, &o);
+	if (s->stored)
+		store_sub_put(b->store, s, sub);
 	return opts->qos;
 }
 
@@ -660,7 +725,7 @@ broker_send_retained(struct broker *b, struct session *s, const char *filter,
 		struct msg *m = r.v[i];
 
 		if (msg_is_expired(m, now_ms))
-			(void)retain_clear(b->retained, m->topic, m->topic_len);
+			broker_retain_clear(b, m);
 		else
 			(void)session_deliver(s,
 			    &(struct session_offer){.m = m,

@@ -103,6 +103,22 @@ struct session *broker_session_open(struct broker *b, const char *id,
 void broker_session_close(
     struct broker *b, struct session *s, bool graceful, uint64_t now_ms);
 
+/*
+ * Set how long s outlives its connection (0 = not at all). On a durable
+ * store, a session with an expiry becomes stored: its session record and
+ * everything it holds are written, and kept up to date from then on.
+ * Call after session_attach.
+ */
+void broker_session_set_expiry(
+    struct broker *b, struct session *s, uint32_t expiry_s);
+
+/*
+ * Recovery: register an offline stored session (no records written).
+ * expire_at_ms 0 = never.
+ */
+struct session *broker_session_restore(struct broker *b, const char *id,
+    size_t len, uint32_t expiry_s, uint64_t expire_at_ms);
+
 /* End a session now: its subscriptions, queue and record go. */
 void broker_session_destroy(
     struct broker *b, struct session *s, uint64_t now_ms);

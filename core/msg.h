@@ -5,7 +5,8 @@
  * both protocols can carry. Once built a message never changes; every
  * subscriber, queue, retained slot and store record shares the one copy
  * by taking a reference. The refcount is a plain int: core runs on one
- * loop thread.
+ * loop thread. id, store_refs and store_mark are the durable store's
+ * bookkeeping (see store.h), not part of the message's content.
  *
  * User properties (MQTT 5) / custom headers (STOMP) are kept as a packed
  * run of pairs, each "u16 key length, key, u16 value length, value",
@@ -25,6 +26,8 @@
 struct msg {
 	int refs;
 	uint64_t id; /* store id; 0 until the store assigns one */
+	uint32_t store_refs; /* durable records naming it (store_disk.c) */
+	uint32_t store_mark; /* compaction pass that last wrote its body */
 	uint64_t expiry_at_ms; /* absolute wall-clock ms; 0 = never */
 	uint8_t qos; /* QoS it was published with */
 	bool retain; /* published with the retain flag */

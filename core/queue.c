@@ -22,6 +22,7 @@
 struct queue_entry {
 	struct list link;
 	struct msg *m;
+	uint64_t id; /* its record in a durable store (store.h), else 0 */
 	uint16_t attempts;
 	uint64_t not_before_ms;
 };
@@ -214,11 +215,12 @@ queue_is_full(const struct broker *b, const struct queue *q)
 
 static void
 queue_push(struct queue *q, struct msg *m, uint16_t attempts,
-    uint64_t not_before_ms, bool at_head)
+    uint64_t not_before_ms, bool at_head, uint64_t id)
 {
 	struct queue_entry *e = xcalloc(1, sizeof(*e));
 
 	e->m = msg_ref(m);
+	e->id = id;
 	e->attempts = attempts;
 	e->not_before_ms = not_before_ms;
 	if (at_head)
@@ -281,6 +283,7 @@ queue_next_entry(struct broker *b, struct queue *q, uint64_t now_ms)
 
 		if (msg_is_expired(e->m, now_ms)) {
 			b->stats.dropped_expired++;
+			store_entry_del(b->store, e->id, e->m);
 			queue_entry_free(q, e);
 		} else if (e->not_before_ms <= now_ms) {
 			return e;
@@ -299,10 +302,15 @@ queue_hand_over(struct broker *b, struct queue *q, struct queue_consumer *c,
 	    .sub_ids = &id,
 	    .nsub_ids = id ? 1 : 0,
 	    .queue = c->opts.qos ? q : NULL,
+	    .entry_id = e->id,
 	    .attempts = e->attempts};
 
+	/* At least once: the entry's record stays until the consumer settles
+	 * it; at most once: the message leaves the queue now. */
 	if (c->opts.qos)
 		c->unacked++;
+	else
+		store_entry_del(b->store, e->id, e->m);
 	b->stats.queue_delivered++;
 	(void)session_deliver(c->s, &o, now_ms);
 }
@@ -341,7 +349,11 @@ broker_queue_publish(struct broker *b, struct session *origin, const char *name,
 		b->stats.dropped_expired++;
 		return true;
 	}
-	queue_push(q, m, 0, 0, false);
+	/* Every queue is durable on a durable store, whatever the QoS. */
+	uint64_t id = store_next_id(b->store);
+
+	queue_push(q, m, 0, 0, false, id);
+	store_entry_put(b->store, q->name, q->name_len, id, m, 0, true);
 	queue_dispatch(b, q, now_ms);
 	if (!full || origin == NULL || !queue_is_full(b, q))
 		return true;
@@ -481,14 +493,17 @@ queue_dead_letter(struct broker *b, struct queue *q, struct msg *m,
 	memcpy(name + q->name_len, QUEUE_DLQ_SUFFIX, sizeof(QUEUE_DLQ_SUFFIX));
 	dlq = queue_get(b, name, strlen(name));
 	b->stats.dead_lettered++;
-	queue_push(dlq, d, 0, 0, false);
+	uint64_t id = store_next_id(b->store);
+
+	queue_push(dlq, d, 0, 0, false, id);
+	store_entry_put(b->store, dlq->name, dlq->name_len, id, d, 0, true);
 	msg_unref(d);
 	free(name);
 	queue_dispatch(b, dlq, now_ms);
 }
 
 void
-queue_failed(struct broker *b, struct session *s, const struct delivery *d,
+queue_failed(struct broker *b, struct session *s, struct delivery *d,
     const char *why, uint64_t now_ms)
 {
 	struct queue *q = queue_ref(d->queue);
@@ -503,7 +518,12 @@ queue_failed(struct broker *b, struct session *s, const struct delivery *d,
 		uint64_t delay = queue_delay(b->conf, n);
 
 		b->stats.redelivered++;
-		queue_push(q, d->m, n, delay ? now_ms + delay : 0, true);
+		queue_push(
+		    q, d->m, n, delay ? now_ms + delay : 0, true, d->entry_id);
+		/* The same entry again: its record stays, with the count. */
+		store_entry_put(b->store, q->name, q->name_len, d->entry_id,
+		    d->m, n, false);
+		d->entry_id = 0;
 	}
 	queue_dispatch(b, q, now_ms);
 	queue_unref(q);
@@ -547,4 +567,37 @@ queue_tick(struct broker *b, uint64_t now_ms)
 		if (queue_is_idle(q))
 			queue_forget(b, q);
 	}
+}
+
+/* ---- storage: snapshots and recovery ---- */
+
+const char *
+queue_name(const struct queue *q, size_t *len)
+{
+	*len = q->name_len;
+	return q->name;
+}
+
+void
+queue_foreach_entry(struct broker *b, queue_entry_fn *fn, void *arg)
+{
+	LIST_FOREACH(qit, &b->queues->all)
+	{
+		struct queue *q = CONTAINER_OF(qit, struct queue, all_link);
+
+		LIST_FOREACH(it, &q->entries)
+		{
+			struct queue_entry *e =
+			    CONTAINER_OF(it, struct queue_entry, link);
+
+			fn(arg, q, e->id, e->m, e->attempts);
+		}
+	}
+}
+
+void
+queue_restore(struct broker *b, const char *name, size_t len, uint64_t id,
+    struct msg *m, uint16_t attempts)
+{
+	queue_push(queue_get(b, name, len), m, attempts, 0, false, id);
 }

@@ -102,9 +102,11 @@ void queue_settled(struct broker *b, struct queue *q, struct session *s,
 /*
  * A queue delivery of s failed (negative ack, lost connection): the
  * message goes back to the head of its queue, or to the dead-letter
- * queue once max_redeliveries is reached. d stays the caller's.
+ * queue once max_redeliveries is reached. d stays the caller's; when the
+ * entry went back to its queue, d->entry_id is cleared (the record now
+ * belongs to the queue again).
  */
-void queue_failed(struct broker *b, struct session *s, const struct delivery *d,
+void queue_failed(struct broker *b, struct session *s, struct delivery *d,
     const char *why, uint64_t now_ms);
 /* s came online: dispatch the queues it consumes. */
 void queue_session_online(struct broker *b, struct session *s, uint64_t now_ms);
@@ -115,3 +117,20 @@ void queue_tick(struct broker *b, uint64_t now_ms);
 
 /* Number of messages waiting in queue name (tests, stats). */
 size_t queue_depth(struct broker *b, const char *name, size_t len);
+
+/*
+ * Durable storage (store.h): every queue entry has a record from the
+ * moment it is enqueued until it is settled, so one handed to an
+ * at-least-once consumer and not yet acknowledged survives a crash and
+ * is back in its queue after recovery.
+ */
+const char *queue_name(const struct queue *q, size_t *len);
+
+typedef void queue_entry_fn(void *arg, const struct queue *q, uint64_t id,
+    struct msg *m, uint16_t attempts);
+/* Visit every waiting entry of every queue (not those in flight). */
+void queue_foreach_entry(struct broker *b, queue_entry_fn *fn, void *arg);
+
+/* Recovery: append an entry (takes its own reference on m). */
+void queue_restore(struct broker *b, const char *name, size_t len, uint64_t id,
+    struct msg *m, uint16_t attempts);

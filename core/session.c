@@ -61,28 +61,59 @@ share_ref_drop(struct share_ref *r)
 }
 
 void
-session_delivery_free(struct delivery *d)
+session_delivery_free(struct session *s, struct delivery *d)
 {
+	struct store *st = s->b->store;
+
 	list_del(&d->link);
+	if (d->store_id)
+		store_delivery_del(st, d);
 	share_ref_drop(d->share);
-	if (d->queue)
+	if (d->queue) {
+		store_entry_del(st, d->entry_id, d->m);
 		queue_unref(d->queue);
+	}
 	msg_unref(d->m);
 	free(d);
 }
 
+/*
+ * Only outbound QoS 1/2 of a stored session get a delivery record; a
+ * queue delivery is covered by its queue entry's record instead, which
+ * stays until the message is settled (see queue.h).
+ */
+void
+session_delivery_store(struct session *s, struct delivery *d)
+{
+	if (s->stored && d->queue == NULL && d->qos > 0)
+		store_delivery_put(s->b->store, s, d);
+}
+
 static void
-session_list_clear(struct list *l)
+session_list_clear(struct session *s, struct list *l)
 {
 	LIST_FOREACH_SAFE(it, tmp, l)
-	session_delivery_free(CONTAINER_OF(it, struct delivery, link));
+	session_delivery_free(s, CONTAINER_OF(it, struct delivery, link));
+}
+
+/* Delete the record of every inbound QoS 2 id held. */
+static void
+session_inq2_forget(struct session *s)
+{
+	if (!s->stored || s->inq2 == NULL)
+		return;
+	for (uint32_t id = 0; id < 65536; id++) {
+		if (session_inq2_has(s, (uint16_t)id))
+			store_inq2_del(s->b->store, s, (uint16_t)id);
+	}
 }
 
 void
 session_clear_state(struct session *s)
 {
-	session_list_clear(&s->queue);
-	session_list_clear(&s->inflight);
+	session_list_clear(s, &s->queue);
+	session_list_clear(s, &s->inflight);
+	session_inq2_forget(s);
 	s->queued_count = 0;
 	s->queued_bytes = 0;
 	s->inflight_count = 0;
@@ -173,7 +204,7 @@ session_complete(
 {
 	struct queue *q = d->queue ? queue_ref(d->queue) : NULL;
 
-	session_delivery_free(d);
+	session_delivery_free(s, d);
 	s->inflight_count--;
 	if (q == NULL)
 		return;
@@ -187,6 +218,9 @@ session_send(struct session *s, struct delivery *d, uint64_t now_ms)
 {
 	d->pkt_id = session_alloc_id(s);
 	d->state = DELIVERY_SENT;
+	/* Before the PUBLISH: the adapter holds a QoS 2 PUBLISH until this
+	 * record (its packet id) is durable; see mqtt_proto.c. */
+	session_delivery_store(s, d);
 	list_add_tail(&s->inflight, &d->link);
 	s->inflight_count++;
 	s->b->stats.msgs_sent++;
@@ -195,7 +229,7 @@ session_send(struct session *s, struct delivery *d, uint64_t now_ms)
 		    s, d, now_ms, false); /* too large: delivered */
 }
 
-static struct delivery *
+struct delivery *
 session_delivery_new(const struct session_offer *o)
 {
 	size_t nids = MIN(o->nsub_ids, SESSION_MAX_SUB_IDS);
@@ -211,6 +245,8 @@ session_delivery_new(const struct session_offer *o)
 	d->attempts = o->attempts;
 	d->share = o->share ? share_ref_take(o->share) : NULL;
 	d->queue = o->queue ? queue_ref(o->queue) : NULL;
+	d->store_id = 0;
+	d->entry_id = o->queue ? o->entry_id : 0;
 	d->nsub_ids = (uint8_t)nids;
 	if (nids)
 		memcpy(d->sub_ids, o->sub_ids, nids * sizeof(uint32_t));
@@ -257,6 +293,7 @@ session_enqueue(struct session *s, struct delivery *d)
 	list_add_tail(&s->queue, &d->link);
 	s->queued_count++;
 	s->queued_bytes += msg_size(d->m);
+	session_delivery_store(s, d);
 }
 
 bool
@@ -295,7 +332,7 @@ session_dequeue(struct session *s, uint64_t now_ms)
 		if (!msg_is_expired(d->m, now_ms))
 			return d;
 		s->b->stats.dropped_expired++;
-		session_delivery_free(d);
+		session_delivery_free(s, d);
 	}
 	return NULL;
 }
@@ -415,7 +452,10 @@ session_on_pubrec(struct session *s, uint16_t pkt_id, uint64_t now_ms)
 			return false;
 	}
 	/* The message itself is no longer needed (MQTT 4.3.3). */
-	d->state = DELIVERY_RELEASED;
+	if (d->state != DELIVERY_RELEASED) {
+		d->state = DELIVERY_RELEASED;
+		session_delivery_store(s, d); /* before the PUBREL leaves */
+	}
 	s->ops->send_release(s->owner, pkt_id);
 	return true;
 }
@@ -446,6 +486,8 @@ session_inq2_add(struct session *s, uint16_t pkt_id)
 		return;
 	s->inq2[pkt_id >> 3] |= (uint8_t)(1u << (pkt_id & 7));
 	s->inq2_count++;
+	if (s->stored)
+		store_inq2_put(s->b->store, s, pkt_id);
 }
 
 bool
@@ -454,6 +496,8 @@ session_inq2_del(struct session *s, uint16_t pkt_id)
 	if (!session_inq2_has(s, pkt_id))
 		return false;
 	s->inq2[pkt_id >> 3] &= (uint8_t) ~(1u << (pkt_id & 7));
+	if (s->stored)
+		store_inq2_del(s->b->store, s, pkt_id);
 	if (--s->inq2_count == 0) {
 		free(s->inq2);
 		s->inq2 = NULL;
@@ -469,4 +513,45 @@ session_set_will(struct session *s, struct msg *will, uint32_t delay_s)
 	s->will = will;
 	s->will_delay_s = delay_s;
 	s->will_at_ms = 0;
+}
+
+void
+session_restore(struct session *s, struct delivery *d)
+{
+	if (d->state == DELIVERY_QUEUED) {
+		list_add_tail(&s->queue, &d->link);
+		s->queued_count++;
+		s->queued_bytes += msg_size(d->m);
+		return;
+	}
+	d->dup = d->state == DELIVERY_SENT;
+	list_add_tail(&s->inflight, &d->link);
+	s->inflight_count++;
+	/* New ids continue after the restored ones. */
+	if (d->pkt_id >= s->next_pkt_id)
+		s->next_pkt_id =
+		    d->pkt_id == 65535 ? 1 : (uint16_t)(d->pkt_id + 1);
+}
+
+static void
+session_store_list(struct session *s, struct list *l)
+{
+	LIST_FOREACH(it, l)
+	session_delivery_store(s, CONTAINER_OF(it, struct delivery, link));
+}
+
+void
+session_store_all(struct session *s)
+{
+	struct store *st = s->b->store;
+
+	store_session_put(st, s);
+	LIST_FOREACH(it, &s->subs)
+	store_sub_put(st, s, CONTAINER_OF(it, struct session_sub, link));
+	session_store_list(s, &s->inflight);
+	session_store_list(s, &s->queue);
+	for (uint32_t id = 0; s->inq2 && id < 65536; id++) {
+		if (session_inq2_has(s, (uint16_t)id))
+			store_inq2_put(st, s, (uint16_t)id);
+	}
 }

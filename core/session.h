@@ -78,6 +78,8 @@ struct delivery {
 	uint16_t attempts; /* failed deliveries so far (nacks, moves) */
 	struct share_ref *share; /* reference when routed via a share group */
 	struct queue *queue; /* reference when taken from a queue */
+	uint64_t store_id; /* its delivery record; 0 = not stored */
+	uint64_t entry_id; /* with queue: its queue entry's record, or 0 */
 	uint8_t nsub_ids;
 	uint32_t sub_ids[]; /* nsub_ids of them */
 };
@@ -123,6 +125,7 @@ struct session {
 	void *owner;
 
 	uint32_t expiry_s; /* after disconnect; NEVER or s */
+	bool stored; /* persistent on a durable store: has records */
 	uint64_t expire_at_ms; /* offline: when it ends; 0 = n/a */
 
 	struct list queue; /* struct delivery, QUEUED */
@@ -191,6 +194,7 @@ struct session_offer {
 	size_t nsub_ids;
 	struct share_ref *share; /* borrowed; a kept delivery takes a ref */
 	struct queue *queue; /* borrowed; a kept delivery takes a ref */
+	uint64_t entry_id; /* with queue: the queue entry's record id */
 	uint16_t attempts;
 };
 
@@ -227,8 +231,27 @@ struct delivery *session_take(
 /* Unlink d from the queue or the in-flight list; the caller owns it. */
 void session_unlink(struct session *s, struct delivery *d);
 
-/* Free a delivery that is on no list, dropping its references. */
-void session_delivery_free(struct delivery *d);
+/*
+ * Free a delivery of s that is on no list, dropping its references and
+ * deleting its records (its delivery record, and its queue entry's unless
+ * entry_id was cleared because the entry went back to its queue).
+ */
+void session_delivery_free(struct session *s, struct delivery *d);
+
+/* Record d's current state when s is stored (see store.h). */
+void session_delivery_store(struct session *s, struct delivery *d);
+
+/* Recovery: a new delivery from a stored record (attempts, sub ids). */
+struct delivery *session_delivery_new(const struct session_offer *o);
+/*
+ * Recovery: append d (state, pkt_id, store_id set) to the in-flight list
+ * (SENT, RELEASED: resent with DUP / PUBREL on resume) or the queue.
+ * Call in the original order.
+ */
+void session_restore(struct session *s, struct delivery *d);
+
+/* Write every record of s (session, subs, deliveries, inq2) again. */
+void session_store_all(struct session *s);
 
 /* Move queued deliveries into the window while it has room. */
 void session_pump(struct session *s, uint64_t now_ms);
@@ -239,7 +262,8 @@ void session_inq2_add(struct session *s, uint16_t pkt_id);
 /* Returns false if the id was not pending. */
 bool session_inq2_del(struct session *s, uint16_t pkt_id);
 
-/* Drop all queued and in-flight deliveries and inbound QoS 2 ids. */
+/* Drop all queued and in-flight deliveries and inbound QoS 2 ids,
+ * deleting their records. */
 void session_clear_state(struct session *s);
 
 /* Replace the will (takes the reference; NULL clears). */

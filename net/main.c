@@ -153,19 +153,103 @@ main_log_stats(const struct broker *b)
 #undef MAIN_STAT
 }
 
+/* What opening the journal found: loud when a store was set aside. */
+static void
+main_log_open(const struct config *conf, const struct store_journal_report *j)
+{
+	const char *dir =
+	    conf->persistence_location[0] ? conf->persistence_location : ".";
+
+	if (j->corrupt)
+		log_error("STORE CORRUPT: %s/%s could not be read (%s); moved "
+		          "aside to %s, starting with an EMPTY store",
+		    dir, STORE_JOURNAL_FILE, j->detail, j->bad_path);
+	if (j->truncated_bytes)
+		log_warn("store: cut a torn tail of %llu bytes (%s)",
+		    (unsigned long long)j->truncated_bytes, j->detail);
+	if (j->tmp_removed)
+		log_info("store: removed an unfinished compaction file");
+	if (j->created)
+		log_notice("store: created %s/%s", dir, STORE_JOURNAL_FILE);
+}
+
+static void
+main_log_load(const struct store_disk_report *r)
+{
+	log_notice("store: recovered %llu sessions, %llu subscriptions, "
+	           "%llu retained, %llu messages, %llu deliveries, %llu "
+	           "inbound QoS 2 ids, %llu queue entries from %llu records "
+	           "(%llu skipped) in %llu ms; compacted to %llu bytes",
+	    (unsigned long long)r->sessions, (unsigned long long)r->subs,
+	    (unsigned long long)r->retained, (unsigned long long)r->messages,
+	    (unsigned long long)r->deliveries, (unsigned long long)r->inq2,
+	    (unsigned long long)r->entries,
+	    (unsigned long long)r->journal.records,
+	    (unsigned long long)r->skipped,
+	    (unsigned long long)(r->journal.elapsed_ms + r->load_ms),
+	    (unsigned long long)r->live_bytes);
+}
+
+/* The configured store, opened; NULL after logging why. */
+static struct store *
+main_store_open(const struct config *conf, struct store_disk_report *rep)
+{
+	struct store_journal_opts o = {
+	    .dir = conf->persistence_location,
+	    .sync = (enum store_journal_sync)conf->persistence_sync,
+	    .sync_interval_ms = conf->persistence_sync_interval,
+	    .max_bytes = conf->persistence_max_bytes,
+	    .refuse_corrupt =
+	        conf->persistence_corrupt == CONFIG_CORRUPT_REFUSE,
+	};
+	char err[512];
+	struct store *st;
+
+	if (!conf->persistence)
+		return store_mem_new();
+	st = store_disk_open(&o, rep, err, sizeof(err));
+	if (st == NULL)
+		log_error("store: %s", err);
+	else
+		main_log_open(conf, &rep->journal);
+	return st;
+}
+
+/* Recover the broker from its store; -1 after logging why. */
+static int
+main_store_load(
+    const struct config *conf, struct broker *b, struct store_disk_report *rep)
+{
+	char err[512];
+
+	if (!conf->persistence)
+		return 0;
+	if (store_disk_load(
+	        b->store, b, clock_now_ms(), rep, err, sizeof(err)) != 0) {
+		log_error("store: %s", err);
+		return -1;
+	}
+	main_log_load(rep);
+	return 0;
+}
+
 static int
 main_run(const struct config *conf, const char *fname)
 {
+	struct store_disk_report rep;
 	struct store *store;
 	struct broker *b;
 	struct server *srv;
 	int rc = 0;
 
-	if (conf->persistence)
-		log_warn("persistence true: durable storage is not available "
-		         "yet; running in memory");
-	store = store_mem_new();
+	store = main_store_open(conf, &rep);
+	if (store == NULL)
+		return 1;
 	b = broker_new(conf, store);
+	if (main_store_load(conf, b, &rep) != 0) {
+		broker_free(b);
+		return 1;
+	}
 	srv = server_new(b, conf, fname);
 	if (server_listen(srv) == 0)
 		main_loop(srv);

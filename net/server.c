@@ -41,6 +41,39 @@ server_tick_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 	broker_tick(srv->broker, now);
 }
 
+/* A group commit finished: run the barriers it satisfied (held acks). */
+static void
+server_store_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+{
+	struct server *srv = arg;
+
+	store_poll(srv->broker->store);
+}
+
+/* Wakes the loop so its end-of-turn commit does the interval's sync. */
+static void
+server_sync_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg UNUSED)
+{
+}
+
+/* The durable store's completion fd and, with sync interval, its timer. */
+static void
+server_store_init(struct server *srv)
+{
+	int fd = store_fd(srv->broker->store);
+	uint32_t ms = srv->conf->persistence_sync_interval;
+	struct timeval iv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_assign(&srv->store_done, srv->base, fd, EV_READ | EV_PERSIST,
+	    server_store_cb, srv);
+	event_assign(
+	    &srv->store_sync, srv->base, -1, EV_PERSIST, server_sync_cb, srv);
+	if (fd >= 0)
+		event_add(&srv->store_done, NULL);
+	if (fd >= 0 && srv->conf->persistence_sync == CONFIG_SYNC_INTERVAL)
+		event_add(&srv->store_sync, &iv);
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short what UNUSED, void *arg)
 {
@@ -86,6 +119,7 @@ server_new(struct broker *b, const struct config *conf, const char *fname)
 	list_init(&srv->resume);
 	list_init(&srv->reap);
 	server_events_init(srv);
+	server_store_init(srv);
 	return srv;
 }
 
@@ -150,6 +184,8 @@ server_free(struct server *srv)
 	event_del(&srv->tick);
 	event_del(&srv->sigint);
 	event_del(&srv->sigterm);
+	event_del(&srv->store_done);
+	event_del(&srv->store_sync);
 	event_base_free(srv->base);
 	free(srv->scratch);
 	free(srv);

@@ -56,6 +56,8 @@ struct server {
 	struct event tick;
 	struct event sigint;
 	struct event sigterm;
+	struct event store_done; /* the store's commit completions */
+	struct event store_sync; /* persistence_sync interval timer */
 	bool stopping; /* shutdown began */
 };
 

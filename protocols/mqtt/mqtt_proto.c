@@ -7,6 +7,18 @@
  * struct session_ops and are encoded here. Every error ends in
  * mqtt_fail(), which sends the 5.0 CONNACK/DISCONNECT reason when the
  * version allows and closes through proto_out. Pure: no I/O, no logging.
+ *
+ * Durability gating (store.h): an acknowledgement is written only once
+ * the store records it promises are durable. A PUBACK/PUBREC waits for
+ * what its PUBLISH appended (nothing appended: no wait); a PUBREL waits
+ * for the RELEASED record and a PUBCOMP for the inq2 delete of a stored
+ * session, or a crash could undo a step the client has already taken.
+ * Exactly-once across restarts: an outbound QoS 2 PUBLISH to a stored
+ * session is held until its SENT record (with its packet id) is durable,
+ * so after a crash it is resent with the same id and the client's own
+ * dedup holds. Held output keeps its order: once anything is held, every
+ * later packet of the connection queues behind it (c->held) and goes out
+ * when store_barrier fires; closing cancels the barrier.
  */
 #include "protocols/mqtt/mqtt_proto.h"
 
@@ -57,6 +69,17 @@ struct mqtt_conn {
 	uint16_t alias_out_n; /* assigned so far, 1..alias_out_n */
 	uint32_t *alias_out_hash; /* [alias_out_max]: topic hash per alias */
 	char **alias_out_topic; /* [alias_out_max]: topic per alias */
+	struct list held; /* struct mqtt_held: output waiting for the store */
+	uint64_t barrier_gen; /* store generation of our last barrier */
+};
+
+/* Output waiting until the store generation gen is durable. */
+struct mqtt_held {
+	struct list link;
+	uint64_t gen; /* 0: waits only for what is ahead of it */
+	struct msg *m; /* payload written after bytes (a reference), or NULL */
+	size_t len;
+	uint8_t bytes[];
 };
 
 typedef void mqtt_handler_fn(
@@ -67,7 +90,90 @@ static const struct session_ops mqtt_session_ops;
 /* ---- output helpers ---- */
 
 static void
-mqtt_write_packet(struct mqtt_conn *c, const struct mqtt_packet *pkt)
+mqtt_out(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m)
+{
+	if (m)
+		c->out->write_msg(c->io, buf, len, m);
+	else
+		c->out->write(c->io, buf, len);
+}
+
+/* The store barrier fired: write held output that is now durable. */
+static void
+mqtt_release_held(void *arg)
+{
+	struct mqtt_conn *c = arg;
+	uint64_t durable = store_durable_gen(c->b->store);
+	struct mqtt_held *h;
+
+	while ((h = LIST_FIRST(&c->held, struct mqtt_held, link)) != NULL &&
+	    h->gen <= durable) {
+		list_del(&h->link);
+		mqtt_out(c, h->bytes, h->len, h->m);
+		if (h->m)
+			msg_unref(h->m);
+		free(h);
+	}
+}
+
+static void
+mqtt_hold(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m,
+    uint64_t gen)
+{
+	struct mqtt_held *h = xmalloc(sizeof(*h) + len);
+
+	h->gen = gen;
+	h->m = m ? msg_ref(m) : NULL;
+	h->len = len;
+	memcpy(h->bytes, buf, len);
+	list_add_tail(&c->held, &h->link);
+	if (gen > c->barrier_gen) {
+		c->barrier_gen = gen;
+		store_barrier(c->b->store, mqtt_release_held, c);
+	}
+}
+
+/*
+ * Write buf (and m's payload) now, or hold it until store generation
+ * gen is durable and everything held before it has gone.
+ */
+static void
+mqtt_emit(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m,
+    uint64_t gen)
+{
+	if (list_is_empty(&c->held) && gen <= store_durable_gen(c->b->store))
+		mqtt_out(c, buf, len, m);
+	else
+		mqtt_hold(c, buf, len, m, gen);
+}
+
+/* Drop held output and its barrier (the connection is going away). */
+static void
+mqtt_drop_held(struct mqtt_conn *c)
+{
+	LIST_FOREACH_SAFE(it, tmp, &c->held)
+	{
+		struct mqtt_held *h = CONTAINER_OF(it, struct mqtt_held, link);
+
+		if (h->m)
+			msg_unref(h->m);
+		free(h);
+	}
+	list_init(&c->held);
+	if (c->barrier_gen)
+		store_barrier_cancel(c->b->store, mqtt_release_held, c);
+}
+
+/* Store generation a stored session's PUBREL / PUBCOMP depends on. */
+static uint64_t
+mqtt_session_gen(const struct mqtt_conn *c)
+{
+	return c->sess && c->sess->stored ? store_gen(c->b->store) : 0;
+}
+
+static void
+mqtt_write_packet_gen(
+    struct mqtt_conn *c, const struct mqtt_packet *pkt, uint64_t gen)
 {
 	uint8_t stackbuf[MQTT_HDR_STACK];
 	size_t len = mqtt_encode_len(pkt, c->version);
@@ -75,13 +181,21 @@ mqtt_write_packet(struct mqtt_conn *c, const struct mqtt_packet *pkt)
 	size_t n = mqtt_encode(buf, len, pkt, c->version);
 
 	ASSERT(n == len);
-	c->out->write(c->io, buf, n);
+	mqtt_emit(c, buf, n, NULL, gen);
 	if (buf != stackbuf)
 		free(buf);
 }
 
+/* A packet that promises nothing durable (keeps its place in order). */
 static void
-mqtt_send_ack(struct mqtt_conn *c, uint8_t type, uint16_t id, uint8_t rc)
+mqtt_write_packet(struct mqtt_conn *c, const struct mqtt_packet *pkt)
+{
+	mqtt_write_packet_gen(c, pkt, 0);
+}
+
+static void
+mqtt_send_ack_gen(
+    struct mqtt_conn *c, uint8_t type, uint16_t id, uint8_t rc, uint64_t gen)
 {
 	struct mqtt_packet pkt;
 
@@ -90,7 +204,14 @@ mqtt_send_ack(struct mqtt_conn *c, uint8_t type, uint16_t id, uint8_t rc)
 	pkt.flags = type == MQTT_PUBREL ? 0x2 : 0; /* MQTT-3.6.1-1 */
 	pkt.u.ack.packet_id = id;
 	pkt.u.ack.rc = c->version == MQTT_V5 ? rc : 0;
-	mqtt_write_packet(c, &pkt);
+	mqtt_write_packet_gen(c, &pkt, gen);
+}
+
+/* PUBREL / PUBCOMP: after the session's records they depend on. */
+static void
+mqtt_send_ack(struct mqtt_conn *c, uint8_t type, uint16_t id, uint8_t rc)
+{
+	mqtt_send_ack_gen(c, type, id, rc, mqtt_session_gen(c));
 }
 
 static void
@@ -332,8 +453,8 @@ mqtt_on_connect(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	mqtt_connect_params(c, cp);
 	c->sess =
 	    broker_session_open(c->b, id, idlen, cp->clean, &present, now_ms);
-	c->sess->expiry_s = mqtt_session_expiry(c, cp);
 	session_attach(c->sess, &mqtt_session_ops, c, mqtt_window(c, cp));
+	broker_session_set_expiry(c->b, c->sess, mqtt_session_expiry(c, cp));
 	session_set_will(
 	    c->sess, will, cp->has_will ? cp->will_props.will_delay : 0);
 	response = mqtt_response_info(cp, id, idlen);
@@ -503,6 +624,47 @@ mqtt_route(struct mqtt_conn *c, const struct mqtt_publish *pub, uint64_t now_ms)
 	msg_unref(m);
 }
 
+/*
+ * The store refused a record this message needed (disk cap, failed
+ * journal): never acknowledge it. 5.0 is told (quota exceeded, the
+ * flow ends); 3.x has no negative ack, so the connection closes.
+ */
+static void
+mqtt_refuse_publish(struct mqtt_conn *c, const struct mqtt_publish *pub)
+{
+	if (c->version != MQTT_V5) {
+		mqtt_fail(c, MQTT_RC_QUOTA_EXCEEDED, "store full");
+		return;
+	}
+	mqtt_send_ack_gen(c, pub->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
+	    pub->packet_id, MQTT_RC_QUOTA_EXCEEDED, 0);
+}
+
+/*
+ * Route, then acknowledge once everything the message caused is durable
+ * (gen: nothing appended, nothing to wait for).
+ */
+static void
+mqtt_route_ack(
+    struct mqtt_conn *c, const struct mqtt_publish *pub, uint64_t now_ms)
+{
+	struct store *st = c->b->store;
+	uint64_t refused = st->refused, gen = store_gen(st);
+
+	mqtt_route(c, pub, now_ms);
+	if (pub->qos == 2 && st->refused == refused)
+		session_inq2_add(c->sess, pub->packet_id);
+	if (pub->qos == 0)
+		return;
+	if (st->refused != refused) {
+		mqtt_refuse_publish(c, pub);
+		return;
+	}
+	gen = store_gen(st) > gen ? store_gen(st) : 0;
+	mqtt_send_ack_gen(c, pub->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
+	    pub->packet_id, MQTT_RC_SUCCESS, gen);
+}
+
 static void
 mqtt_on_publish(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 {
@@ -521,13 +683,7 @@ mqtt_on_publish(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 		mqtt_send_ack(c, MQTT_PUBREC, pub->packet_id, 0);
 		return;
 	}
-	mqtt_route(c, pub, now_ms);
-	if (pub->qos == 1) {
-		mqtt_send_ack(c, MQTT_PUBACK, pub->packet_id, 0);
-	} else if (pub->qos == 2) {
-		session_inq2_add(c->sess, pub->packet_id);
-		mqtt_send_ack(c, MQTT_PUBREC, pub->packet_id, 0);
-	}
+	mqtt_route_ack(c, pub, now_ms);
 }
 
 /* ---- acknowledgements in ---- */
@@ -782,7 +938,8 @@ mqtt_on_disconnect(
 			    "session expiry set at disconnect");
 			return; /* MQTT-3.14.2-2 */
 		}
-		c->sess->expiry_s = d->props.session_expiry;
+		broker_session_set_expiry(
+		    c->b, c->sess, d->props.session_expiry);
 	}
 	/* Only 0x00 discards the will (MQTT-3.1.2-10); 0x04 asks for it. */
 	c->graceful = d->rc == MQTT_RC_SUCCESS;
@@ -1093,7 +1250,9 @@ mqtt_session_send(void *owner, const struct delivery *d, uint64_t now_ms)
 		c->b->stats.dropped_too_large++;
 		sent = false;
 	} else {
-		c->out->write_msg(c->io, buf, hlen, d->m);
+		/* Exactly-once across restarts: see the top of this file. */
+		mqtt_emit(c, buf, hlen, d->m,
+		    d->qos == 2 && d->store_id ? store_gen(c->b->store) : 0);
 		mqtt_alias_out_commit(c, &pub, d->m);
 	}
 	if (buf != stackbuf)
@@ -1161,6 +1320,7 @@ mqtt_open(struct broker *b, const struct proto_out *out, void *io,
 	c->io = io;
 	c->opened_ms = now_ms;
 	c->last_rx_ms = now_ms;
+	list_init(&c->held);
 	return c;
 }
 
@@ -1199,6 +1359,7 @@ mqtt_close(void *p, const char *reason UNUSED, uint64_t now_ms)
 {
 	struct mqtt_conn *c = p;
 
+	mqtt_drop_held(c);
 	if (c->sess)
 		broker_session_close(c->b, c->sess, c->graceful, now_ms);
 	if (c->alias_in) {

@@ -342,6 +342,21 @@ test_persistence_sync(void **state)
 }
 
 static void
+test_persistence_store_keys(void **state)
+{
+	(void)state;
+	expect_ok("persistence true\n");
+	assert_int_equal(cfg.persistence_corrupt, CONFIG_CORRUPT_QUARANTINE);
+	assert_int_equal(cfg.persistence_max_bytes, 0);
+	expect_ok("persistence_corrupt refuse\npersistence_max_bytes "
+	          "10000000000\n");
+	assert_int_equal(cfg.persistence_corrupt, CONFIG_CORRUPT_REFUSE);
+	assert_int_equal(cfg.persistence_max_bytes, 10000000000ull);
+	expect_fail("persistence_corrupt ignore\n", "must be");
+	expect_fail("persistence_max_bytes -1\n", "");
+}
+
+static void
 test_persistence_location(void **state)
 {
 	char line[400];
@@ -708,7 +723,8 @@ test_shipped_contents(void **state)
 	assert_int_equal(cfg.listeners[0].port, 1883);
 	assert_string_equal(cfg.listeners[0].address, "127.0.0.1");
 	assert_true(cfg.allow_anonymous);
-	assert_false(cfg.persistence);
+	assert_true(cfg.persistence); /* make run is durable */
+	assert_string_equal(cfg.persistence_location, "data");
 	conf_path(path, sizeof(path), "test-acceptance.conf");
 	parse_file(path);
 	assert_int_equal(cfg.nlisteners, 1);
@@ -749,7 +765,7 @@ test_every_key_documented(void **state)
 	for (i = 0; (name = config_key_name(i)) != NULL; i++)
 		if (!documents(text, name))
 			fail_msg("junction.conf does not document '%s'", name);
-	assert_int_equal(i, 30);
+	assert_int_equal(i, 32);
 	free(text);
 }
 
@@ -767,6 +783,7 @@ main(void)
 	    cmocka_unit_test(test_bool_keys),
 	    cmocka_unit_test(test_persistence_sync),
 	    cmocka_unit_test(test_persistence_location),
+	    cmocka_unit_test(test_persistence_store_keys),
 	    cmocka_unit_test(test_log_type),
 	    cmocka_unit_test(test_log_dest),
 	    cmocka_unit_test(test_comments_blank_crlf),
