@@ -189,7 +189,7 @@ queue_mqtt_name(const char *t, size_t len, const char **name, size_t *nlen)
 		return false;
 	*name = t + pl;
 	*nlen = len - pl;
-	return memchr(*name, '+', *nlen) == NULL &&
+	return *nlen <= QUEUE_NAME_MAX && memchr(*name, '+', *nlen) == NULL &&
 	    memchr(*name, '#', *nlen) == NULL;
 }
 
@@ -459,7 +459,7 @@ static struct msg *
 queue_dead_letter_msg(const struct queue *q, const struct msg *m,
     const char *why, uint16_t attempts)
 {
-	char count[8];
+	char count[8], *topic = xmalloc(q->name_len + 16);
 	struct msg_init mi;
 	size_t extra = q->name_len + strlen(why) + 64, off = m->user_len;
 	uint8_t *user = xmalloc(m->user_len + extra);
@@ -476,7 +476,13 @@ queue_dead_letter_msg(const struct queue *q, const struct msg *m,
 	mi.user_len = off;
 	mi.user_count = (uint16_t)(m->user_count + 3);
 	mi.retain = false;
+	/* Addressed to the dead-letter queue it now lives in. */
+	snprintf(topic, q->name_len + 16, "%s%s%s", QUEUE_MQTT_PREFIX, q->name,
+	    QUEUE_DLQ_SUFFIX);
+	mi.topic = topic;
+	mi.topic_len = strlen(topic);
 	d = msg_new(&mi);
+	free(topic);
 	free(user);
 	return d;
 }

@@ -46,6 +46,11 @@ struct delivery;
 /* Prefix of MQTT topic names/filters that address a queue. */
 #define QUEUE_MQTT_PREFIX "$queue/"
 #define QUEUE_DLQ_SUFFIX ".dlq"
+/*
+ * Longest queue name from MQTT, so "$queue/NAME.dlq" still fits a 16-bit
+ * topic length. (STOMP names are bounded by its header length limit.)
+ */
+#define QUEUE_NAME_MAX 65000
 
 struct queue;
 

@@ -270,18 +270,20 @@ session_deliver_qos0(
 		s->dropped++;
 		return true;
 	}
-	/* Built on the stack: QoS 0 is never kept. */
-	struct {
-		struct delivery d;
-		uint32_t ids[SESSION_MAX_SUB_IDS];
-	} tmp;
-	d = &tmp.d;
+	/*
+	 * Built on the stack: QoS 0 is never kept. The ids go through
+	 * d->sub_ids itself: the flexible array may start inside the struct's
+	 * tail padding, so a separate array after it would not line up.
+	 */
+	_Alignas(struct delivery) uint8_t buf[sizeof(struct delivery) +
+	    SESSION_MAX_SUB_IDS * sizeof(uint32_t)];
+	d = (struct delivery *)(void *)buf;
 	memset(d, 0, sizeof(*d));
 	d->m = o->m;
 	d->retain = o->retain;
 	d->nsub_ids = (uint8_t)nids;
 	if (nids)
-		memcpy(tmp.ids, o->sub_ids, nids * sizeof(uint32_t));
+		memcpy(d->sub_ids, o->sub_ids, nids * sizeof(uint32_t));
 	s->b->stats.msgs_sent++;
 	(void)s->ops->send(s->owner, d, now_ms);
 	return true;

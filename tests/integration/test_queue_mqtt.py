@@ -49,6 +49,7 @@ def test_negative_ack_redelivers_then_dead_letters(make_broker):
     assert d.subscribe([("$queue/poison.dlq", 1)]) == [1]
     p = d.get()
     assert p.payload == b"bad"
+    assert p.topic == "$queue/poison.dlq"
     user = p.props.user()
     assert ("x-dlq-queue", "poison") in user
     assert ("x-dlq-reason", "negative acknowledgement") in user

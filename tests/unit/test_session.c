@@ -422,6 +422,21 @@ test_overlap_one_copy(void **state)
 }
 
 static void
+test_qos0_keeps_sub_ids(void **state)
+{
+	struct fixture *f = *state;
+	struct session *s = connect(f, 0, "a", true, 0, 10, 0);
+
+	sub(f, s, "a/#", 0, 7);
+	sub(f, s, "a/b", 0, 9);
+	publish(f, NULL, "a/b", "x", 0, false, 0);
+	assert_int_equal(f->o[0].nsent, 1);
+	assert_int_equal(f->o[0].sent[0].nsub_ids, 2);
+	assert_int_equal(
+	    f->o[0].sent[0].sub_ids[0] + f->o[0].sent[0].sub_ids[1], 16);
+}
+
+static void
 test_no_local(void **state)
 {
 	struct fixture *f = *state;
@@ -652,6 +667,7 @@ main(void)
 	    T(test_inq2),
 	    T(test_overlap_one_copy),
 	    T(test_no_local),
+	    T(test_qos0_keeps_sub_ids),
 	    T(test_retained_on_subscribe),
 	    T(test_will),
 	    T(test_will_delay),
