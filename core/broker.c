@@ -115,11 +115,24 @@ broker_table_del(struct broker *b, struct session *s)
 {
 	struct session **pp = broker_slot(b, s->client_id, s->client_id_len);
 
+	list_del(&s->all_link);
+	if (s->unlisted)
+		return;
 	while (*pp != s)
 		pp = &(*pp)->hash_next;
 	*pp = s->hash_next;
 	b->nsessions--;
-	list_del(&s->all_link);
+}
+
+struct session *
+broker_session_private(struct broker *b, const char *id, size_t len)
+{
+	struct session *s = session_new(b, id, len);
+
+	s->unlisted = true;
+	s->expiry_s = 0;
+	list_add_tail(&b->sessions, &s->all_link);
+	return s;
 }
 
 size_t

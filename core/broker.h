@@ -95,6 +95,14 @@ struct session *broker_session_open(struct broker *b, const char *id,
     size_t len, bool clean, bool *present, uint64_t now_ms);
 
 /*
+ * A session that lives and dies with one connection and is never entered
+ * in the client-id table, so no client can resume or take it over by id
+ * (STOMP connections). id is only a label. The caller attaches.
+ */
+struct session *broker_session_private(
+    struct broker *b, const char *id, size_t len);
+
+/*
  * The connection owning s has ended. graceful: an orderly DISCONNECT that
  * discards the will (MQTT-3.14.4-3); otherwise the will is published now
  * or after its delay. The session is destroyed if its expiry is 0, else

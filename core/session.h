@@ -120,6 +120,7 @@ struct session {
 	struct list all_link; /* broker's list of sessions */
 	char *client_id;
 	size_t client_id_len;
+	bool unlisted; /* connection-scoped: not in the id table */
 
 	const struct session_ops *ops; /* NULL when offline */
 	void *owner;

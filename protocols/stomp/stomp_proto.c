@@ -1348,14 +1348,12 @@ stomp_on_connect(
     struct stomp_conn *c, const struct stomp_frame *f, uint64_t now_ms)
 {
 	size_t len;
-	bool present;
 
 	if (!stomp_connect_check(c, f))
 		return;
+	/* Connection-scoped: no MQTT client id can take it over. */
 	len = broker_client_id(c->b, c->sess_id, sizeof(c->sess_id));
-	c->sess =
-	    broker_session_open(c->b, c->sess_id, len, true, &present, now_ms);
-	c->sess->expiry_s = 0; /* STOMP sessions end with the connection */
+	c->sess = broker_session_private(c->b, c->sess_id, len);
 	session_attach(c->sess, &stomp_session_ops, c,
 	    (uint16_t)c->b->conf->max_inflight_messages);
 	stomp_send_connected(c);

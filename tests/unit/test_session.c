@@ -567,6 +567,28 @@ test_takeover(void **state)
 }
 
 static void
+test_private_session_not_taken_over(void **state)
+{
+	struct fixture *f = *state;
+	struct owner *o = &f->o[0];
+	bool present;
+
+	memset(o, 0, sizeof(*o));
+	o->room = true;
+	o->s = broker_session_private(f->b, "junction-1", 10);
+	session_attach(o->s, &owner_ops, o, 10);
+	assert_null(broker_session_find(f->b, "junction-1", 10));
+	struct session *m =
+	    broker_session_open(f->b, "junction-1", 10, false, &present, 0);
+	assert_ptr_not_equal(m, o->s);
+	assert_false(present);
+	assert_int_equal(o->kicked, 0);
+	sub(f, o->s, "t", 0, 0);
+	broker_session_close(f->b, o->s, true, 0); /* ends with its link */
+	assert_int_equal(topic_tree_count(f->b->subs), 0);
+}
+
+static void
 test_generated_ids_unique(void **state)
 {
 	struct fixture *f = *state;
@@ -675,6 +697,7 @@ main(void)
 	    T(test_clean_session_discarded),
 	    T(test_takeover),
 	    T(test_generated_ids_unique),
+	    T(test_private_session_not_taken_over),
 	    T(test_shared_round_robin_and_handover),
 	    T(test_nack_finishes_and_is_not_moved),
 	    T(test_too_large_counts_as_delivered),

@@ -351,7 +351,11 @@ test_connect_negotiation(void **state)
 	conn_open(f, 2); /* STOMP is 1.2's CONNECT */
 	feeds(f, 2, "STOMP\naccept-version:1.2\nhost:h\n\n^");
 	expect_hdr(expect_cmd(f, 2, STOMP_CMD_CONNECTED), "version", "1.2");
-	assert_int_equal(f->b->nsessions, 3);
+	size_t n = 0;
+	LIST_FOREACH(it, &f->b->sessions)
+	n++;
+	assert_int_equal(n, 3);
+	assert_int_equal(f->b->nsessions, 0); /* connection-scoped, unlisted */
 }
 
 static void
