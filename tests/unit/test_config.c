@@ -719,9 +719,12 @@ test_shipped_contents(void **state)
 	(void)state;
 	conf_path(path, sizeof(path), "junction.conf");
 	parse_file(path);
-	assert_int_equal(cfg.nlisteners, 1);
+	assert_int_equal(cfg.nlisteners, 2);
 	assert_int_equal(cfg.listeners[0].port, 1883);
 	assert_string_equal(cfg.listeners[0].address, "127.0.0.1");
+	assert_int_equal(cfg.listeners[0].protocol, CONFIG_PROTO_MQTT);
+	assert_int_equal(cfg.listeners[1].port, 61613); /* STOMP's port */
+	assert_int_equal(cfg.listeners[1].protocol, CONFIG_PROTO_STOMP);
 	assert_true(cfg.allow_anonymous);
 	assert_true(cfg.persistence); /* make run is durable */
 	assert_string_equal(cfg.persistence_location, "data");
