@@ -782,8 +782,7 @@ sd_commit(struct store *st, uint64_t now_ms UNUSED)
 		sd_fire(sd, sd_durable_gen(st));
 	/* A failed journal stays failed: durable_gen stops, acks stay held,
 	 * appends are refused (counted) and publishers are refused. */
-	if (store_journal_commit_async(sd->j) != 0)
-		return;
+	(void)!store_journal_commit_async(sd->j);
 }
 
 static void
