@@ -47,6 +47,7 @@ enum config_type {
 	CONFIG_T_LOG_TYPE, /* one word, accumulated into bits */
 	CONFIG_T_LOG_DEST, /* one word, "file" takes a path */
 	CONFIG_T_LISTENER, /* PORT [ADDRESS], opens a block */
+	CONFIG_T_QUEUE, /* NAME key=value ..., one queue's settings */
 	CONFIG_T_COUNT,
 };
 
@@ -106,6 +107,14 @@ static const struct config_word config_protos[] = {
 static const struct config_word config_corrupts[] = {
     {"quarantine", CONFIG_CORRUPT_QUARANTINE},
     {"refuse", CONFIG_CORRUPT_REFUSE},
+    {NULL, 0},
+};
+
+static const struct config_word config_overflows[] = {
+    {"block", CONFIG_OVERFLOW_BLOCK},
+    {"reject", CONFIG_OVERFLOW_REJECT},
+    {"drop_oldest", CONFIG_OVERFLOW_DROP_OLDEST},
+    {"drop_newest", CONFIG_OVERFLOW_DROP_NEWEST},
     {NULL, 0},
 };
 
@@ -208,6 +217,11 @@ static const struct config_key config_keys[] = {
         .def = 1000},
 
     /* queues */
+    {"queue", CONFIG_T_QUEUE, .scope = CONFIG_GLOBAL},
+    {"queue_overflow", CONFIG_T_ENUM, GLOBAL(queue_overflow),
+        .words = config_overflows, .def = CONFIG_OVERFLOW_BLOCK},
+    {"queue_prefetch", CONFIG_T_UINT, GLOBAL(queue_prefetch), .max = 65535,
+        .def = 0},
     {"max_redeliveries", CONFIG_T_UINT, GLOBAL(max_redeliveries), .min = 1,
         .max = 1000, .def = 6},
     {"redelivery_delay", CONFIG_T_UINT, GLOBAL(redelivery_delay),
@@ -695,6 +709,109 @@ config_set_listener(
 	return 0;
 }
 
+/* The options of a queue line, each checked by the global key it overrides. */
+static const struct config_queue_opt {
+	const char *name;
+	const char *key; /* the global row giving type and range */
+	size_t offset;
+	unsigned bit;
+} config_queue_opts[] = {
+    {"max_messages", "max_queued_messages",
+        offsetof(struct config_queue, max_messages), CONFIG_Q_MAX_MESSAGES},
+    {"max_bytes", "max_queued_bytes", offsetof(struct config_queue, max_bytes),
+        CONFIG_Q_MAX_BYTES},
+    {"overflow", "queue_overflow", offsetof(struct config_queue, overflow),
+        CONFIG_Q_OVERFLOW},
+    {"max_redeliveries", "max_redeliveries",
+        offsetof(struct config_queue, max_redeliveries),
+        CONFIG_Q_MAX_REDELIVERIES},
+};
+
+static const struct config_key *config_key_find(const char *name);
+
+/* Parse v for the global row k into *out, with k's checks and messages. */
+static int
+config_value(
+    struct config_parser *p, const struct config_key *k, char *v, uint64_t *out)
+{
+	uint32_t w;
+
+	if (k->type == CONFIG_T_ENUM) {
+		if (config_word_value(p, k, v, k->words, &w) < 0)
+			return -1;
+		*out = w;
+		return 0;
+	}
+	if (!config_digits(v, strlen(v), out) || !config_in_range(k, *out))
+		return config_fail_range(p, k);
+	return 0;
+}
+
+/* One "key=value" of a queue line into q. */
+static int
+config_queue_opt(struct config_parser *p, struct config_queue *q, char *tok)
+{
+	char *eq = strchr(tok, '=');
+	uint64_t v = 0;
+
+	if (eq == NULL)
+		return config_fail(
+		    p, "'queue' options are key=value, not '%s'", tok);
+	*eq = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(config_queue_opts); i++) {
+		const struct config_queue_opt *o = &config_queue_opts[i];
+		const struct config_key *k = config_key_find(o->key);
+
+		if (strcmp(tok, o->name) != 0)
+			continue;
+		if (config_value(p, k, eq + 1, &v) < 0)
+			return -1;
+		config_put((char *)q + o->offset, k, v);
+		q->set |= o->bit;
+		return 0;
+	}
+	return config_fail(p, "unknown 'queue' option '%s'", tok);
+}
+
+/* "queue NAME key=value ...": one queue's settings over the defaults. */
+static int
+config_set_queue(struct config_parser *p, const struct config_key *k, char *arg)
+{
+	char *name = config_token(&arg), *tok;
+	struct config_queue q;
+
+	(void)k;
+	memset(&q, 0, sizeof(q));
+	q.line = p->line;
+	if (*name == '\0' || strlen(name) >= sizeof(q.name))
+		return config_fail(p, "'queue' needs a name of 1..%zu bytes",
+		    sizeof(q.name) - 1);
+	memcpy(q.name, name, strlen(name) + 1);
+	if (config_queue_find(p->c, q.name, strlen(q.name)) != NULL)
+		return config_fail(p, "queue '%s' is configured twice", q.name);
+	if (p->c->nqueues >= CONFIG_MAX_QUEUES)
+		return config_fail(
+		    p, "more than %d queue lines", CONFIG_MAX_QUEUES);
+	while (*(tok = config_token(&arg)) != '\0') {
+		if (config_queue_opt(p, &q, tok) < 0)
+			return -1;
+	}
+	p->c->queues[p->c->nqueues++] = q;
+	return 0;
+}
+
+const struct config_queue *
+config_queue_find(const struct config *c, const char *name, size_t len)
+{
+	for (size_t i = 0; i < c->nqueues; i++) {
+		const struct config_queue *q = &c->queues[i];
+
+		if (strlen(q->name) == len && memcmp(q->name, name, len) == 0)
+			return q;
+	}
+	return NULL;
+}
+
 static config_set_fn *const config_setters[CONFIG_T_COUNT] = {
     [CONFIG_T_BOOL] = config_set_bool,
     [CONFIG_T_UINT] = config_set_uint,
@@ -706,6 +823,7 @@ static config_set_fn *const config_setters[CONFIG_T_COUNT] = {
     [CONFIG_T_LOG_TYPE] = config_set_log_type,
     [CONFIG_T_LOG_DEST] = config_set_log_dest,
     [CONFIG_T_LISTENER] = config_set_listener,
+    [CONFIG_T_QUEUE] = config_set_queue,
 };
 
 /* ---- lines ----------------------------------------------------------- */

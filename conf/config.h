@@ -67,6 +67,33 @@ struct config_listener {
 
 #define CONFIG_MAX_LISTENERS 16
 
+/* What a full queue does with one more message. */
+enum config_overflow {
+	CONFIG_OVERFLOW_BLOCK = 0, /* keep it, stop reading the publisher */
+	CONFIG_OVERFLOW_REJECT, /* refuse it: MQTT 5 0x97, STOMP ERROR */
+	CONFIG_OVERFLOW_DROP_OLDEST,
+	CONFIG_OVERFLOW_DROP_NEWEST,
+};
+
+/* Bits of struct config_queue.set: which options a queue line gave. */
+#define CONFIG_Q_MAX_MESSAGES 0x1u
+#define CONFIG_Q_MAX_BYTES 0x2u
+#define CONFIG_Q_OVERFLOW 0x4u
+#define CONFIG_Q_MAX_REDELIVERIES 0x8u
+
+/* "queue NAME key=value ...": settings of one queue over the defaults. */
+struct config_queue {
+	char name[128];
+	uint32_t max_messages;
+	uint64_t max_bytes;
+	uint32_t overflow; /* enum config_overflow */
+	uint32_t max_redeliveries;
+	unsigned set; /* CONFIG_Q_* */
+	int line;
+};
+
+#define CONFIG_MAX_QUEUES 64
+
 struct config {
 	/* listeners */
 	struct config_listener listeners[CONFIG_MAX_LISTENERS];
@@ -97,6 +124,10 @@ struct config {
 	uint32_t stomp_max_transaction_frames; /* buffered per conn, 1000 */
 
 	/* queues (STOMP /queue/NAME, MQTT $queue/NAME) */
+	uint32_t queue_overflow; /* enum config_overflow, default block */
+	uint32_t queue_prefetch; /* STOMP prefetch default, 0 = the window */
+	struct config_queue queues[CONFIG_MAX_QUEUES];
+	size_t nqueues;
 	uint32_t max_redeliveries; /* before dead-lettering, default 6 */
 	uint32_t redelivery_delay; /* ms before the first redelivery, 0 */
 	uint32_t redelivery_backoff; /* delay multiplier per attempt, 2 */
@@ -127,6 +158,10 @@ void config_defaults(struct config *c);
  */
 int config_parse(struct config *c, const char *text, size_t len,
     const char *fname, char *err, size_t errlen) WUR;
+
+/* The "queue NAME" settings for name, or NULL. */
+const struct config_queue *config_queue_find(
+    const struct config *c, const char *name, size_t len);
 
 /* Effective payload size limit (message_size_limit, 0 mapped to the MQTT maximum). */
 uint32_t config_message_size_limit(const struct config *c);

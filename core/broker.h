@@ -45,7 +45,9 @@
 	X(shared_moved) \
 	X(queue_delivered) \
 	X(redelivered) \
-	X(dead_lettered)
+	X(dead_lettered) \
+	X(queue_rejected) \
+	X(queue_dropped)
 
 struct broker_stats {
 #define BROKER_STAT_FIELD(name) uint64_t name;

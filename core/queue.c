@@ -47,6 +47,11 @@ struct queue {
 	struct list entries;
 	size_t count, bytes;
 	size_t delayed; /* entries with a not_before_ms */
+	/* limits: the defaults, or this queue's "queue NAME" line */
+	uint32_t max_messages; /* 0 = unlimited */
+	uint64_t max_bytes; /* 0 = unlimited */
+	uint32_t overflow; /* enum config_overflow */
+	uint32_t max_redeliveries;
 	struct list consumers;
 	struct list waiters; /* publishers blocked on this queue */
 };
@@ -144,6 +149,26 @@ queue_name_is_dlq(const char *name, size_t len)
 	return len > sl && memcmp(name + len - sl, QUEUE_DLQ_SUFFIX, sl) == 0;
 }
 
+/* The limits of a new queue: the defaults, overridden by its queue line. */
+static void
+queue_limits(struct queue *q, const struct config *c)
+{
+	const struct config_queue *cq =
+	    config_queue_find(c, q->name, q->name_len);
+	unsigned set = cq ? cq->set : 0;
+
+	q->max_messages = (set & CONFIG_Q_MAX_MESSAGES)
+	    ? cq->max_messages
+	    : c->max_queued_messages;
+	q->max_bytes =
+	    (set & CONFIG_Q_MAX_BYTES) ? cq->max_bytes : c->max_queued_bytes;
+	q->overflow =
+	    (set & CONFIG_Q_OVERFLOW) ? cq->overflow : c->queue_overflow;
+	q->max_redeliveries = (set & CONFIG_Q_MAX_REDELIVERIES)
+	    ? cq->max_redeliveries
+	    : c->max_redeliveries;
+}
+
 static struct queue *
 queue_get(struct broker *b, const char *name, size_t len)
 {
@@ -156,6 +181,7 @@ queue_get(struct broker *b, const char *name, size_t len)
 	q->name = xstrndup(name, len);
 	q->name_len = len;
 	q->is_dlq = queue_name_is_dlq(name, len);
+	queue_limits(q, b->conf);
 	list_init(&q->entries);
 	list_init(&q->consumers);
 	list_init(&q->waiters);
@@ -204,13 +230,11 @@ queue_depth(struct broker *b, const char *name, size_t len)
 /* ---- limits and back-pressure ---- */
 
 static bool
-queue_is_full(const struct broker *b, const struct queue *q)
+queue_is_full(const struct broker *b UNUSED, const struct queue *q)
 {
-	const struct config *c = b->conf;
-
-	if (c->max_queued_messages && q->count >= c->max_queued_messages)
+	if (q->max_messages && q->count >= q->max_messages)
 		return true;
-	return c->max_queued_bytes && q->bytes >= c->max_queued_bytes;
+	return q->max_bytes && q->bytes >= q->max_bytes;
 }
 
 static void
@@ -337,28 +361,62 @@ queue_dispatch(struct broker *b, struct queue *q, uint64_t now_ms)
 
 /* ---- publishing and consuming ---- */
 
-bool
+/*
+ * The queue is full and its policy is not to block: make room or refuse.
+ * Returns QUEUE_ACCEPTED when m should still be enqueued.
+ */
+static enum queue_result
+queue_overflow(struct broker *b, struct queue *q, uint64_t now_ms UNUSED)
+{
+	struct queue_entry *oldest;
+
+	switch (q->overflow) {
+	case CONFIG_OVERFLOW_REJECT:
+		b->stats.queue_rejected++;
+		return QUEUE_REJECTED;
+	case CONFIG_OVERFLOW_DROP_NEWEST:
+		b->stats.queue_dropped++;
+		return QUEUE_DROPPED;
+	case CONFIG_OVERFLOW_DROP_OLDEST:
+		oldest = LIST_FIRST(&q->entries, struct queue_entry, link);
+		if (oldest) {
+			b->stats.queue_dropped++;
+			store_entry_del(b->store, oldest->id, oldest->m);
+			queue_entry_free(q, oldest);
+		}
+		return QUEUE_ACCEPTED;
+	default:
+		return QUEUE_ACCEPTED; /* block: enqueue, pause the origin */
+	}
+}
+
+enum queue_result
 broker_queue_publish(struct broker *b, struct session *origin, const char *name,
     size_t len, struct msg *m, uint64_t now_ms)
 {
 	struct queue *q = queue_get(b, name, len);
 	bool full = queue_is_full(b, q);
+	enum queue_result r;
+	uint64_t id;
 
 	b->stats.msgs_received++;
 	if (msg_is_expired(m, now_ms)) {
 		b->stats.dropped_expired++;
-		return true;
+		return QUEUE_ACCEPTED;
 	}
+	if (full && (r = queue_overflow(b, q, now_ms)) != QUEUE_ACCEPTED)
+		return r;
 	/* Every queue is durable on a durable store, whatever the QoS. */
-	uint64_t id = store_next_id(b->store);
-
+	id = store_next_id(b->store);
 	queue_push(q, m, 0, 0, false, id);
 	store_entry_put(b->store, q->name, q->name_len, id, m, 0, true);
 	queue_dispatch(b, q, now_ms);
-	if (!full || origin == NULL || !queue_is_full(b, q))
-		return true;
+	/* block: one message past the limit per publisher, then it waits */
+	if (!full || q->overflow != CONFIG_OVERFLOW_BLOCK || origin == NULL ||
+	    !queue_is_full(b, q))
+		return QUEUE_ACCEPTED;
 	broker_wait_on(origin, &q->waiters, q);
-	return false;
+	return QUEUE_BLOCKED;
 }
 
 static struct queue_consumer *
@@ -518,7 +576,7 @@ queue_failed(struct broker *b, struct session *s, struct delivery *d,
 
 	if (c && c->unacked)
 		c->unacked--;
-	if (!q->is_dlq && n >= b->conf->max_redeliveries) {
+	if (!q->is_dlq && n >= q->max_redeliveries) {
 		queue_dead_letter(b, q, d->m, why, n, now_ms);
 	} else {
 		uint64_t delay = queue_delay(b->conf, n);

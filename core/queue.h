@@ -61,14 +61,24 @@ struct queue;
 bool queue_mqtt_name(
     const char *t, size_t len, const char **name, size_t *nlen);
 
+enum queue_result {
+	QUEUE_ACCEPTED = 0, /* the queue owns it: acknowledge */
+	QUEUE_BLOCKED, /* owned, but stop reading origin until resume */
+	QUEUE_DROPPED, /* full, overflow drop_newest: discarded, counted */
+	QUEUE_REJECTED, /* full, overflow reject: refuse it (0x97/ERROR) */
+};
+
 /*
- * Enqueue m (takes its own reference) on queue name, creating it. Returns
- * false when the queue is at its limit: the message is still enqueued
- * once (the overshoot is bounded by one per publisher) and the caller
- * must stop reading from origin until origin->ops->resume, exactly as
- * broker_publish does.
+ * Enqueue m (takes its own reference) on queue name, creating it. A full
+ * queue acts on its overflow policy (config queue_overflow / queue line):
+ * block enqueues anyway (the overshoot is bounded by one per publisher)
+ * and returns QUEUE_BLOCKED, so the caller stops reading from origin until
+ * origin->ops->resume, exactly as broker_publish does; drop_oldest
+ * discards the head and accepts; drop_newest returns QUEUE_DROPPED (the
+ * publisher may be acknowledged: the drop is a counted policy decision);
+ * reject returns QUEUE_REJECTED and the adapter refuses the message.
  */
-bool broker_queue_publish(struct broker *b, struct session *origin,
+enum queue_result broker_queue_publish(struct broker *b, struct session *origin,
     const char *name, size_t len, struct msg *m, uint64_t now_ms);
 
 /*

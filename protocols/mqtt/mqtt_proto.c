@@ -603,31 +603,34 @@ mqtt_publish_check(struct mqtt_conn *c, const struct mqtt_publish *pub)
 	return MQTT_RC_SUCCESS;
 }
 
-static void
+/* Route to a topic or a queue; false when a full queue refused it. */
+static bool
 mqtt_route(struct mqtt_conn *c, const struct mqtt_publish *pub, uint64_t now_ms)
 {
 	struct msg *m = mqtt_msg_new(&pub->topic, &pub->payload, pub->qos,
 	    pub->retain, &pub->props, now_ms);
+	enum queue_result r = QUEUE_ACCEPTED;
 	const char *q;
 	size_t qlen;
-	bool ok;
 
 	if (queue_mqtt_name(pub->topic.p, pub->topic.len, &q, &qlen))
-		ok = broker_queue_publish(c->b, c->sess, q, qlen, m, now_ms);
-	else
-		ok = broker_publish(c->b, c->sess, m, now_ms);
-	if (!ok && !c->paused) {
-		/* A subscriber is full: stop reading this publisher. */
+		r = broker_queue_publish(c->b, c->sess, q, qlen, m, now_ms);
+	else if (!broker_publish(c->b, c->sess, m, now_ms))
+		r = QUEUE_BLOCKED;
+	if (r == QUEUE_BLOCKED && !c->paused) {
+		/* A subscriber or queue is full: stop reading this publisher. */
 		c->paused = true;
 		c->out->pause(c->io, true);
 	}
 	msg_unref(m);
+	return r != QUEUE_REJECTED;
 }
 
 /*
  * The store refused a record this message needed (disk cap, failed
- * journal): never acknowledge it. 5.0 is told (quota exceeded, the
- * flow ends); 3.x has no negative ack, so the connection closes.
+ * journal), or a full queue with overflow reject refused the message:
+ * never acknowledge it. 5.0 is told (quota exceeded, the flow ends); 3.x
+ * has no negative ack, so the connection closes.
  */
 static void
 mqtt_refuse_publish(struct mqtt_conn *c, const struct mqtt_publish *pub)
@@ -650,13 +653,13 @@ mqtt_route_ack(
 {
 	struct store *st = c->b->store;
 	uint64_t refused = st->refused, gen = store_gen(st);
+	bool taken = mqtt_route(c, pub, now_ms) && st->refused == refused;
 
-	mqtt_route(c, pub, now_ms);
-	if (pub->qos == 2 && st->refused == refused)
+	if (pub->qos == 2 && taken)
 		session_inq2_add(c->sess, pub->packet_id);
 	if (pub->qos == 0)
 		return;
-	if (st->refused != refused) {
+	if (!taken) {
 		mqtt_refuse_publish(c, pub);
 		return;
 	}

@@ -701,19 +701,24 @@ stomp_ack_id_parse(
 
 /* ---- routing ---- */
 
-/* Publish m to its topic or queue; back-pressure pauses our input. */
+/*
+ * Publish m to its topic or queue; back-pressure pauses our input. A full
+ * queue with overflow reject refuses it: ERROR and close (README).
+ */
 static void
 stomp_route(struct stomp_conn *c, struct msg *m, uint64_t now_ms)
 {
+	enum queue_result r = QUEUE_ACCEPTED;
 	const char *q;
 	size_t qlen;
-	bool ok;
 
 	if (queue_mqtt_name(m->topic, m->topic_len, &q, &qlen))
-		ok = broker_queue_publish(c->b, c->sess, q, qlen, m, now_ms);
-	else
-		ok = broker_publish(c->b, c->sess, m, now_ms);
-	if (!ok && !c->paused) {
+		r = broker_queue_publish(c->b, c->sess, q, qlen, m, now_ms);
+	else if (!broker_publish(c->b, c->sess, m, now_ms))
+		r = QUEUE_BLOCKED;
+	if (r == QUEUE_REJECTED)
+		stomp_error_close(c, "queue is full", NULL);
+	if (r == QUEUE_BLOCKED && !c->paused) {
 		c->paused = true;
 		c->out->pause(c->io, true);
 	}
@@ -1044,12 +1049,16 @@ stomp_ack_mode(const struct stomp_frame *f, uint8_t *mode)
 	return true;
 }
 
-/* prefetch-count (RabbitMQ) or activemq.prefetchSize; 0 = the window. */
+/*
+ * prefetch-count (RabbitMQ) or activemq.prefetchSize, else the configured
+ * queue_prefetch; 0 = the window.
+ */
 static bool
-stomp_prefetch(const struct stomp_frame *f, uint32_t *prefetch)
+stomp_prefetch(
+    const struct stomp_conn *c, const struct stomp_frame *f, uint32_t *prefetch)
 {
 	const struct stomp_header *h = stomp_header(f, "prefetch-count");
-	uint64_t v = 0;
+	uint64_t v = c->b->conf->queue_prefetch;
 
 	if (h == NULL)
 		h = stomp_header(f, "activemq.prefetchSize");
@@ -1079,7 +1088,7 @@ stomp_sub_parse(struct stomp_conn *c, const struct stomp_frame *f,
 		stomp_fail(c, "subscription id already in use");
 		return false;
 	}
-	if (!stomp_ack_mode(f, &s->mode) || !stomp_prefetch(f, prefetch)) {
+	if (!stomp_ack_mode(f, &s->mode) || !stomp_prefetch(c, f, prefetch)) {
 		stomp_fail(c, "bad ack or prefetch-count header");
 		return false;
 	}

@@ -76,3 +76,64 @@ def test_queue_publish_is_not_a_topic(make_broker):
     pub = raw5(b, "q-pub5")
     pub.publish("$queue/only", b"x", qos=1)
     assert t.ping() == []  # queues bypass topic subscribers
+
+
+def test_overflow_reject_refuses_without_losing_acked(make_broker):
+    """queue NAME overflow=reject: a full queue refuses, it never acks
+    and drops. 5.0 gets PUBACK 0x97; a 3.1.1 publisher is disconnected
+    without an ack; what was acknowledged is all there."""
+    from mqttraw import raw, PUBACK as PUBACK3, publish_pkt
+    b = make_broker("queue full max_messages=2 overflow=reject\n")
+    pub = raw5(b, "rej-pub")
+    assert pub.publish("$queue/full", b"1", qos=1, pid=1).rc == 0
+    assert pub.publish("$queue/full", b"2", qos=1, pid=2).rc == 0
+    assert pub.publish("$queue/full", b"3", qos=1, pid=3).rc == 0x97
+    old = raw(b, "rej-311")
+    old.send(publish_pkt("$queue/full", b"4", qos=1, pid=9))
+    assert all(p.type != PUBACK3 for p in old.wait_closed())
+    w = raw5(b, "rej-w")
+    assert w.subscribe([("$queue/full", 1)]) == [1]
+    assert [w.get().payload for _ in range(2)] == [b"1", b"2"]
+    assert w.ping() == []
+
+
+def test_overflow_reject_stomp_gets_error(make_broker):
+    from stompraw import start, raw_connected
+    b = start(make_broker, "queue sfull max_messages=1 overflow=reject\n")
+    s = raw_connected(b)
+    s.send_frame("SEND", [("destination", "/queue/sfull"),
+                          ("receipt", "r1")], b"one")
+    s.expect_receipt("r1")
+    s.send_frame("SEND", [("destination", "/queue/sfull"),
+                          ("receipt", "r2")], b"two")
+    f = s.expect_error("queue is full")
+    assert "receipt-id" not in f.headers or f.headers["receipt-id"] == "r2"
+
+
+def test_overflow_drop_oldest_keeps_newest(make_broker):
+    b = make_broker("queue_overflow drop_oldest\nmax_queued_messages 2\n")
+    pub = raw5(b, "do-pub")
+    for i in range(4):
+        assert pub.publish("$queue/d", b"%d" % i, qos=1, pid=i + 1).rc == 0
+    w = raw5(b, "do-w")
+    assert w.subscribe([("$queue/d", 1)]) == [1]
+    assert [w.get().payload for _ in range(2)] == [b"2", b"3"]
+    assert w.ping() == []
+
+
+def test_queue_prefetch_default_for_stomp(make_broker):
+    """queue_prefetch bounds a STOMP queue subscription without its own
+    prefetch-count: with 1, a client-individual consumer holds one
+    unacknowledged message at a time."""
+    from stompraw import start, raw_connected
+    b = start(make_broker, "queue_prefetch 1\n")
+    pub = raw5(b, "pf-pub")
+    for i in range(3):
+        pub.publish("$queue/pf", b"%d" % i, qos=1, pid=i + 1)
+    s = raw_connected(b)
+    s.subscribe("/queue/pf", ack="client-individual")
+    first = s.expect("MESSAGE")
+    s.sync("before-ack")  # the broker had its chance to send more
+    s.send_frame("ACK", [("id", first.headers["ack"])])
+    second = s.expect("MESSAGE")
+    assert (first.body, second.body) == (b"0", b"1")

@@ -61,6 +61,39 @@ expect_fail(const char *text, const char *sub)
 		fail_msg("'%s': error '%s' lacks '%s'", text, err, sub);
 }
 
+/* ---- queue lines -------------------------------------------------------- */
+
+static void
+test_queue_lines(void **state)
+{
+	const struct config_queue *q;
+
+	(void)state;
+	expect_ok("queue jobs max_messages=10 overflow=drop_oldest\n"
+	          "queue mail max_redeliveries=3 max_bytes=4096\n"
+	          "queue_overflow reject\nqueue_prefetch 5\n");
+	assert_int_equal(cfg.nqueues, 2);
+	assert_int_equal(cfg.queue_overflow, CONFIG_OVERFLOW_REJECT);
+	assert_int_equal(cfg.queue_prefetch, 5);
+	q = config_queue_find(&cfg, "jobs", 4);
+	assert_non_null(q);
+	assert_int_equal(q->max_messages, 10);
+	assert_int_equal(q->overflow, CONFIG_OVERFLOW_DROP_OLDEST);
+	assert_int_equal(q->set, CONFIG_Q_MAX_MESSAGES | CONFIG_Q_OVERFLOW);
+	q = config_queue_find(&cfg, "mail", 4);
+	assert_int_equal(q->max_redeliveries, 3);
+	assert_int_equal(q->max_bytes, 4096);
+	assert_null(config_queue_find(&cfg, "job", 3));
+	expect_ok("queue bare\n");
+	expect_fail("queue\n", "needs a name");
+	expect_fail("queue a overflow=sometimes\n", "overflow");
+	expect_fail("queue a max_redeliveries=0\n", "max_redeliveries");
+	expect_fail("queue a colour=red\n", "unknown 'queue' option 'colour'");
+	expect_fail("queue a max_messages\n", "key=value");
+	expect_fail("queue a\nqueue a\n", "configured twice");
+	expect_fail("queue_overflow drop\n", "queue_overflow");
+}
+
 /* ---- defaults ---------------------------------------------------------- */
 
 static void
@@ -768,7 +801,7 @@ test_every_key_documented(void **state)
 	for (i = 0; (name = config_key_name(i)) != NULL; i++)
 		if (!documents(text, name))
 			fail_msg("junction.conf does not document '%s'", name);
-	assert_int_equal(i, 32);
+	assert_int_equal(i, 35);
 	free(text);
 }
 
@@ -777,6 +810,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_queue_lines),
 	    cmocka_unit_test(test_empty_text_implies_listener),
 	    cmocka_unit_test(test_message_size_limit),
 	    cmocka_unit_test(test_numeric_keys),

@@ -154,7 +154,7 @@ consume(struct fixture *f, int i, const char *q, uint8_t qos, uint32_t prefetch)
 	broker_queue_subscribe(f->b, f->c[i].s, q, strlen(q), &o, prefetch, 0);
 }
 
-static bool
+static enum queue_result
 put(struct fixture *f, struct session *origin, const char *q,
     const char *payload, uint64_t now)
 {
@@ -164,10 +164,11 @@ put(struct fixture *f, struct session *origin, const char *q,
 	    .payload_len = strlen(payload),
 	    .qos = 1};
 	struct msg *m = msg_new(&mi);
-	bool ok = broker_queue_publish(f->b, origin, q, strlen(q), m, now);
+	enum queue_result r =
+	    broker_queue_publish(f->b, origin, q, strlen(q), m, now);
 
 	msg_unref(m);
-	return ok;
+	return r;
 }
 
 static void
@@ -322,9 +323,10 @@ test_full_queue_backpressures(void **state)
 	struct session *w;
 
 	f->conf.max_queued_messages = 2;
-	assert_true(put(f, pub, "jobs", "1", 0));
-	assert_true(put(f, pub, "jobs", "2", 0));
-	assert_false(put(f, pub, "jobs", "3", 0)); /* kept, publisher paused */
+	assert_int_equal(put(f, pub, "jobs", "1", 0), QUEUE_ACCEPTED);
+	assert_int_equal(put(f, pub, "jobs", "2", 0), QUEUE_ACCEPTED);
+	/* kept, publisher paused */
+	assert_int_equal(put(f, pub, "jobs", "3", 0), QUEUE_BLOCKED);
 	assert_int_equal(queue_depth(f->b, "jobs", 4), 3);
 	assert_non_null(pub->waiting_on);
 	w = attach(f, 0, "w", 10);
@@ -332,6 +334,82 @@ test_full_queue_backpressures(void **state)
 	assert_int_equal(f->c[1].resumed, 1);
 	assert_null(pub->waiting_on);
 	(void)w;
+}
+
+/* A "queue NAME" line for the fixture's config. */
+static void
+queue_line(struct fixture *f, const char *name, uint32_t max, uint32_t policy)
+{
+	struct config_queue *q = &f->conf.queues[f->conf.nqueues++];
+
+	memset(q, 0, sizeof(*q));
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->max_messages = max;
+	q->overflow = policy;
+	q->set = CONFIG_Q_MAX_MESSAGES | CONFIG_Q_OVERFLOW;
+}
+
+static void
+test_overflow_reject(void **state)
+{
+	struct fixture *f = *state;
+	struct session *pub = attach(f, 1, "pub", 10);
+
+	queue_line(f, "r", 2, CONFIG_OVERFLOW_REJECT);
+	assert_int_equal(put(f, pub, "r", "1", 0), QUEUE_ACCEPTED);
+	assert_int_equal(put(f, pub, "r", "2", 0), QUEUE_ACCEPTED);
+	assert_int_equal(put(f, pub, "r", "3", 0), QUEUE_REJECTED);
+	assert_int_equal(queue_depth(f->b, "r", 1), 2);
+	assert_null(pub->waiting_on); /* refused, not blocked */
+	assert_int_equal(f->b->stats.queue_rejected, 1);
+	/* other queues keep the default (block) */
+	f->conf.max_queued_messages = 1;
+	assert_int_equal(put(f, pub, "other", "1", 0), QUEUE_ACCEPTED);
+	assert_int_equal(put(f, pub, "other", "2", 0), QUEUE_BLOCKED);
+	assert_int_equal(queue_depth(f->b, "other", 5), 2);
+}
+
+static void
+test_overflow_drop_oldest_and_newest(void **state)
+{
+	struct fixture *f = *state;
+
+	queue_line(f, "old", 2, CONFIG_OVERFLOW_DROP_OLDEST);
+	queue_line(f, "new", 2, CONFIG_OVERFLOW_DROP_NEWEST);
+	for (int i = 0; i < 3; i++) {
+		char p[8];
+
+		snprintf(p, sizeof(p), "%d", i);
+		(void)put(f, NULL, "old", p, 0);
+		(void)put(f, NULL, "new", p, 0);
+	}
+	assert_int_equal(queue_depth(f->b, "old", 3), 2);
+	assert_int_equal(queue_depth(f->b, "new", 3), 2);
+	assert_int_equal(f->b->stats.queue_dropped, 2);
+	attach(f, 0, "w", 10);
+	consume(f, 0, "old", 1, 0);
+	assert_string_equal(f->c[0].got[0].payload, "1"); /* 0 was dropped */
+	consume(f, 0, "new", 1, 0);
+	assert_string_equal(f->c[0].got[2].payload, "0"); /* 2 was dropped */
+	assert_string_equal(f->c[0].got[3].payload, "1");
+}
+
+static void
+test_per_queue_max_redeliveries(void **state)
+{
+	struct fixture *f = *state;
+	struct session *s = attach(f, 0, "w", 10);
+	struct config_queue *q = &f->conf.queues[f->conf.nqueues++];
+
+	memset(q, 0, sizeof(*q));
+	snprintf(q->name, sizeof(q->name), "once");
+	q->max_redeliveries = 1;
+	q->set = CONFIG_Q_MAX_REDELIVERIES;
+	consume(f, 0, "once", 1, 0);
+	(void)put(f, NULL, "once", "x", 0);
+	assert_true(broker_nack(f->b, s, f->c[0].got[0].pkt_id, 0));
+	assert_int_equal(f->c[0].n, 1); /* straight to the DLQ */
+	assert_int_equal(queue_depth(f->b, "once.dlq", 8), 1);
 }
 
 static void
@@ -377,6 +455,9 @@ main(void)
 	    T(test_at_most_once_consumer),
 	    T(test_full_queue_backpressures),
 	    T(test_idle_queue_freed),
+	    T(test_overflow_reject),
+	    T(test_overflow_drop_oldest_and_newest),
+	    T(test_per_queue_max_redeliveries),
 	    T(test_mqtt_names),
 #undef T
 	};
