@@ -28,6 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <MQTTAsync.h>
 
 #define WAIT_S 10 /* deadline of one wait */
@@ -1464,6 +1467,161 @@ case_retain_unavailable(void)
 	publish_refused("r", 1, 1);
 }
 
+/*
+ * --- STOMP, for the cross-protocol cases: a minimal blocking client on a
+ * raw socket (the STOMP port comes from JUNCTION_STOMP_PORT) ---
+ */
+
+static int
+stomp_open(void)
+{
+	const char *port = getenv("JUNCTION_STOMP_PORT");
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (port == NULL || fd < 0)
+		fail("no JUNCTION_STOMP_PORT or socket: %s", strerror(errno));
+	sa.sin_port = htons((uint16_t)atoi(port));
+	sa.sin_addr.s_addr = htonl(0x7f000001);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		fail("STOMP connect: %s", strerror(errno));
+	return fd;
+}
+
+static void
+stomp_put(int fd, const char *frame)
+{
+	size_t n = strlen(frame) + 1; /* the NUL ends the frame */
+
+	if (write(fd, frame, n) != (ssize_t)n)
+		fail("STOMP write: %s", strerror(errno));
+}
+
+/* Read one frame (up to its NUL) into buf within 10 s; skips heart-beats. */
+static void
+stomp_get(int fd, char *buf, size_t cap)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	size_t n = 0;
+	char ch;
+
+	while (n + 1 < cap) {
+		if (poll(&p, 1, 10000) != 1 || read(fd, &ch, 1) != 1)
+			fail("STOMP read: no frame (got '%.*s')", (int)n, buf);
+		if (ch == '\0')
+			break;
+		if (n == 0 && (ch == '\n' || ch == '\r'))
+			continue;
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+}
+
+/* Read frames until one starts with cmd; fails on ERROR. */
+static void
+stomp_expect(int fd, const char *cmd, char *buf, size_t cap)
+{
+	stomp_get(fd, buf, cap);
+	if (strncmp(buf, cmd, strlen(cmd)) != 0)
+		fail("STOMP: wanted %s, got '%s'", cmd, buf);
+}
+
+static int
+stomp_connected(void)
+{
+	char buf[1024];
+	int fd = stomp_open();
+
+	stomp_put(fd,
+	    "CONNECT\naccept-version:1.2\nhost:localhost\n"
+	    "login:guest\npasscode:guest\n\n");
+	stomp_expect(fd, "CONNECTED", buf, sizeof(buf));
+	return fd;
+}
+
+/*
+ * STOMP SEND to /topic/... reaches a paho subscriber on the MQTT name: '.'
+ * separates levels in STOMP, and a '/' in a STOMP name is a '.' inside an
+ * MQTT level (DESIGN.md). SEND is QoS 1 for MQTT subscribers.
+ */
+static void
+case_stomp_to_paho(void)
+{
+	struct client *sub = client_new("xsub");
+	char t[128], frame[512], buf[1024];
+	int fd;
+
+	snprintf(t, sizeof(t), "x%d/a.b/c", (int)getpid());
+	client_connect(sub, 1);
+	client_subscribe(sub, t, 1);
+	fd = stomp_connected();
+	snprintf(frame, sizeof(frame),
+	    "SEND\ndestination:/topic/x%d.a/b.c\ncontent-type:text/plain\n"
+	    "receipt:r1\n\nfrom stomp",
+	    (int)getpid());
+	stomp_put(fd, frame);
+	stomp_expect(fd, "RECEIPT", buf, sizeof(buf));
+	rx_wait(sub, 1);
+	rx_expect(sub, 0, t, "from stomp", 1, 0);
+	close(fd);
+	client_close(sub);
+}
+
+/* A paho publish reaches a STOMP wildcard subscriber with its STOMP name. */
+static void
+case_paho_to_stomp(void)
+{
+	struct client *pub = client_new("xpub");
+	char t[128], frame[512], buf[2048], want[128];
+	int fd = stomp_connected();
+
+	snprintf(frame, sizeof(frame),
+	    "SUBSCRIBE\nid:1\ndestination:/topic/y%d.#\nack:auto\n"
+	    "receipt:s1\n\n",
+	    (int)getpid());
+	stomp_put(fd, frame);
+	stomp_expect(fd, "RECEIPT", buf, sizeof(buf));
+	snprintf(t, sizeof(t), "y%d/a.b/c", (int)getpid());
+	client_connect(pub, 1);
+	client_publish_str(pub, t, "from paho", 1, 0);
+	stomp_expect(fd, "MESSAGE", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "\ndestination:/topic/y%d.a/b.c\n",
+	    (int)getpid());
+	if (strstr(buf, want) == NULL || strstr(buf, "\n\nfrom paho") == NULL)
+		fail("STOMP MESSAGE lacks '%s' or the body: '%s'", want, buf);
+	close(fd);
+	client_close(pub);
+}
+
+/* /queue/NAME filled over STOMP is $queue/NAME for a paho consumer. */
+static void
+case_stomp_queue_to_paho(void)
+{
+	struct client *w = client_new("xq");
+	char q[64], frame[512], buf[1024];
+	int fd = stomp_connected();
+
+	snprintf(q, sizeof(q), "$queue/xq%d", (int)getpid());
+	for (int i = 0; i < 3; i++) {
+		snprintf(frame, sizeof(frame),
+		    "SEND\ndestination:/queue/xq%d\nreceipt:r%d\n\njob %d",
+		    (int)getpid(), i, i);
+		stomp_put(fd, frame);
+		stomp_expect(fd, "RECEIPT", buf, sizeof(buf));
+	}
+	client_connect(w, 1);
+	client_subscribe(w, q, 1);
+	rx_wait(w, 3);
+	for (size_t i = 0; i < 3; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "job %zu", i);
+		rx_expect(w, i, q, want, 1, 0);
+	}
+	close(fd);
+	client_close(w);
+}
+
 static const struct paho_case {
 	const char *name;
 	void (*run)(void);
@@ -1491,6 +1649,9 @@ static const struct paho_case {
     {"bad_filter", case_bad_filter},
     {"size_limit", case_size_limit},
     {"retain_unavailable", case_retain_unavailable},
+    {"stomp_to_paho", case_stomp_to_paho},
+    {"paho_to_stomp", case_paho_to_stomp},
+    {"stomp_queue_to_paho", case_stomp_queue_to_paho},
 };
 
 static void

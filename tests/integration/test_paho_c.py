@@ -33,14 +33,25 @@ def list_cases():
     return out.split()
 
 
+# Cross-protocol cases talk STOMP too: their broker has both listeners.
+BOTH = ("listener 0 127.0.0.1\nprotocol mqtt\n"
+        "listener 0 127.0.0.1\nprotocol stomp\nallow_anonymous true\n")
+
+
 @pytest.mark.parametrize("case", list_cases())
 def test_paho(make_broker, case):
     if case.startswith("<"):
         pytest.fail(case[1:-1] + " (build it with make tests)")
-    b = make_broker(EXTRA_CONF.get(case, ""))
+    env = dict(os.environ)
+    if "stomp" in case:
+        b = make_broker(conf=BOTH, listeners=2)
+        env["JUNCTION_STOMP_PORT"] = str(b.ports["stomp"])
+    else:
+        b = make_broker(EXTRA_CONF.get(case, ""))
     try:
         r = subprocess.run([PAHO_CLIENT, case, b.host, str(b.port)],
-                           capture_output=True, text=True, timeout=TIMEOUT)
+                           capture_output=True, text=True, timeout=TIMEOUT,
+                           env=env)
     except subprocess.TimeoutExpired as e:
         pytest.fail("%s: no result after %d s; stderr:\n%s\nbroker log:\n%s"
                     % (case, TIMEOUT, e.stderr or "", b.drain_log()))
