@@ -377,7 +377,7 @@ test_overflow_drop_oldest_and_newest(void **state)
 	queue_line(f, "old", 2, CONFIG_OVERFLOW_DROP_OLDEST);
 	queue_line(f, "new", 2, CONFIG_OVERFLOW_DROP_NEWEST);
 	for (int i = 0; i < 3; i++) {
-		char p[8];
+		char p[16];
 
 		snprintf(p, sizeof(p), "%d", i);
 		(void)put(f, NULL, "old", p, 0);
