@@ -671,11 +671,12 @@ broker_subscribe(struct broker *b, struct session *s, const char *filter,
     size_t flen, const char *group, size_t glen, const struct sub_opts *opts,
     bool *existed)
 {
-	struct session_sub *sub;
-
+	struct session_sub *sub = broker_sub_find(s, filter, flen, group, glen);
 	struct sub_opts o = *opts;
+	bool existed_sub = sub != NULL;
+	const char *qname;
+	size_t qlen;
 
-	sub = broker_sub_find(s, filter, flen, group, glen);
 	if (sub == NULL) {
 		sub = xcalloc(1, sizeof(*sub));
 		sub->filter = xstrndup(filter, flen);
@@ -687,8 +688,15 @@ broker_subscribe(struct broker *b, struct session *s, const char *filter,
 	}
 	o.share = sub->opts.share;
 	sub->opts = o;
-	*existed =
-	    topic_tree_subscribe(b->subs, filter, flen, group, glen, s, &o);
+	if (group == NULL && queue_mqtt_name(filter, flen, &qname, &qlen)) {
+		/* "$queue/NAME": a consumer, kept (and stored) as a session
+		 * subscription so it survives reconnects and restarts */
+		*existed = existed_sub;
+		(void)queue_consumer_add(b, s, qname, qlen, &o, 0);
+	} else {
+		*existed = topic_tree_subscribe(
+		    b->subs, filter, flen, group, glen, s, &o);
+	}
 	if (s->stored)
 		store_sub_put(b->store, s, sub);
 	return opts->qos;
@@ -699,9 +707,13 @@ broker_unsubscribe(struct broker *b, struct session *s, const char *filter,
     size_t flen, const char *group, size_t glen)
 {
 	struct session_sub *sub = broker_sub_find(s, filter, flen, group, glen);
+	const char *qname;
+	size_t qlen;
 
 	if (sub == NULL)
 		return false;
+	if (group == NULL && queue_mqtt_name(filter, flen, &qname, &qlen))
+		(void)broker_queue_unsubscribe(b, s, qname, qlen);
 	broker_sub_free(b, s, sub);
 	return true;
 }

@@ -433,9 +433,9 @@ queue_consumer_find(struct queue *q, const struct session *s)
 	return NULL;
 }
 
-void
-broker_queue_subscribe(struct broker *b, struct session *s, const char *name,
-    size_t len, const struct sub_opts *opts, uint32_t prefetch, uint64_t now_ms)
+struct queue *
+queue_consumer_add(struct broker *b, struct session *s, const char *name,
+    size_t len, const struct sub_opts *opts, uint32_t prefetch)
 {
 	struct queue *q = queue_get(b, name, len);
 	struct queue_consumer *c = queue_consumer_find(q, s);
@@ -449,7 +449,15 @@ broker_queue_subscribe(struct broker *b, struct session *s, const char *name,
 	}
 	c->opts = *opts;
 	c->prefetch = prefetch;
-	queue_dispatch(b, q, now_ms);
+	return q;
+}
+
+void
+broker_queue_subscribe(struct broker *b, struct session *s, const char *name,
+    size_t len, const struct sub_opts *opts, uint32_t prefetch, uint64_t now_ms)
+{
+	queue_dispatch(
+	    b, queue_consumer_add(b, s, name, len, opts, prefetch), now_ms);
 }
 
 static void

@@ -91,6 +91,15 @@ void broker_queue_subscribe(struct broker *b, struct session *s,
     const char *name, size_t len, const struct sub_opts *opts,
     uint32_t prefetch, uint64_t now_ms);
 
+/*
+ * Register s as a consumer without dispatching (broker_subscribe's path
+ * for MQTT "$queue/NAME" subscriptions; the caller dispatches with
+ * queue_session_online once it has answered the subscribe). Returns q.
+ */
+struct queue *queue_consumer_add(struct broker *b, struct session *s,
+    const char *name, size_t len, const struct sub_opts *opts,
+    uint32_t prefetch);
+
 /* Returns false if s was not a consumer. Unacked deliveries stay with s. */
 bool broker_queue_unsubscribe(
     struct broker *b, struct session *s, const char *name, size_t len);

@@ -793,27 +793,16 @@ mqtt_sub_opts(const struct mqtt_sub_opts *o, uint32_t sub_id)
 /* Subscribe one filter; returns the SUBACK code. */
 static uint8_t
 mqtt_sub_one(struct mqtt_conn *c, const struct mqtt_str *s,
-    const struct mqtt_sub_opts *o, uint32_t sub_id, bool *existed, bool *fatal,
-    uint64_t now_ms)
+    const struct mqtt_sub_opts *o, uint32_t sub_id, bool *existed, bool *fatal)
 {
 	struct mqtt_filter f;
 	struct sub_opts opts = mqtt_sub_opts(o, sub_id);
 	uint8_t rc = mqtt_filter_parse(c, s, &f, fatal);
 
-	const char *q;
-	size_t qlen;
-
 	if (rc != MQTT_RC_SUCCESS)
 		return mqtt_sub_code(c, rc);
 	if (f.group && o->no_local)
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.8.3-4 */
-	if (f.group == NULL && queue_mqtt_name(f.filter, f.flen, &q, &qlen)) {
-		/* $queue/NAME: a competing consumer (README) */
-		broker_queue_subscribe(
-		    c->b, c->sess, q, qlen, &opts, 0, now_ms);
-		*existed = true; /* queues have no retained messages */
-		return o->qos;
-	}
 	return broker_subscribe(
 	    c->b, c->sess, f.filter, f.flen, f.group, f.glen, &opts, existed);
 }
@@ -858,8 +847,7 @@ mqtt_on_subscribe(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	bool fatal = false;
 
 	while (!fatal && mqtt_sub_next(sp, c->version, &off, &s, &o))
-		codes[n] = mqtt_sub_one(
-		    c, &s, &o, sub_id, &existed[n], &fatal, now_ms),
+		codes[n] = mqtt_sub_one(c, &s, &o, sub_id, &existed[n], &fatal),
 		n++;
 	if (fatal) {
 		mqtt_fail(
@@ -873,6 +861,7 @@ mqtt_on_subscribe(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	ack.u.suback.count = n;
 	mqtt_write_packet(c, &ack);
 	mqtt_sub_retained(c, sp, codes, existed, sub_id, now_ms);
+	queue_session_online(c->b, c->sess, now_ms); /* $queue consumers */
 out:
 	free(existed);
 	free(codes);
@@ -884,15 +873,8 @@ mqtt_unsub_one(struct mqtt_conn *c, const struct mqtt_str *s)
 	struct mqtt_filter f;
 	bool fatal;
 
-	const char *q;
-	size_t qlen;
-
 	if (mqtt_filter_parse(c, s, &f, &fatal) != MQTT_RC_SUCCESS)
 		return MQTT_RC_TOPIC_FILTER_INVALID;
-	if (f.group == NULL && queue_mqtt_name(f.filter, f.flen, &q, &qlen))
-		return broker_queue_unsubscribe(c->b, c->sess, q, qlen)
-		    ? MQTT_RC_SUCCESS
-		    : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 	return broker_unsubscribe(
 	           c->b, c->sess, f.filter, f.flen, f.group, f.glen)
 	    ? MQTT_RC_SUCCESS

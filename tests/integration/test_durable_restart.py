@@ -224,3 +224,20 @@ def test_disk_cap_refuses_publishes(durable, make_broker, tmp_path):
             acked += 1
     assert 0 < acked < 100
     assert "store full" in b.drain_log()
+
+
+@pytest.mark.parametrize("how", RESTARTS)
+def test_queue_consumer_of_persistent_session_survives(durable, how):
+    """A persistent session's $queue subscription is a subscription like
+    any other: after a restart the session keeps consuming, and messages
+    that waited in the queue while it was away are handed to it."""
+    c = persistent(durable.b, "qc")
+    assert c.subscribe([("$queue/work", 1)]) == [1]
+    c.disconnect()
+    b = durable.restart(how)
+    p = raw(b, "qp")
+    p.publish("$queue/work", b"after restart", qos=1)
+    c = persistent(b, "qc")
+    assert c.connack.sp == 1
+    m = c.get()
+    assert (m.topic, m.payload) == ("$queue/work", b"after restart")
