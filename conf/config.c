@@ -187,6 +187,8 @@ static const struct config_key config_keys[] = {
         .max = UINT32_MAX, .def = 1000},
     {"max_queued_bytes", CONFIG_T_UINT64, GLOBAL(max_queued_bytes),
         .max = UINT64_MAX, .def = 0},
+    {"memory_limit", CONFIG_T_UINT64, GLOBAL(memory_limit), .max = UINT64_MAX,
+        .def = 0},
     {"message_size_limit", CONFIG_T_UINT, GLOBAL(message_size_limit),
         .max = CONFIG_MQTT_MAX_REMAINING, .def = 0},
     {"max_packet_size", CONFIG_T_UINT, GLOBAL(max_packet_size),

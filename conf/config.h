@@ -108,6 +108,7 @@ struct config {
 	uint32_t
 	    max_queued_messages; /* per session, default 1000; 0 = unlimited */
 	uint64_t max_queued_bytes; /* per session, default 0 = unlimited */
+	uint64_t memory_limit; /* bytes in all backlogs, 0 = none */
 	uint32_t message_size_limit; /* payload bytes, default 0 = 268435455 */
 	uint32_t max_packet_size; /* whole packet, default 0 = 268435460 */
 	uint32_t max_topic_alias; /* 0..65535, default 10 */

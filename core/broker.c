@@ -27,6 +27,7 @@ broker_new(const struct config *conf, struct store *store)
 	b->table_size = BROKER_TABLE_MIN;
 	b->table = xcalloc(b->table_size, sizeof(*b->table));
 	list_init(&b->sessions);
+	list_init(&b->mem_waiters);
 	return b;
 }
 
@@ -191,6 +192,34 @@ static void broker_share_release(
     struct broker *b, struct session *s, uint64_t now_ms);
 static void broker_queue_release(
     struct broker *b, struct session *s, uint64_t now_ms);
+
+/* ---- memory_limit ---- */
+
+bool
+broker_mem_is_high(const struct broker *b)
+{
+	uint64_t limit = b->conf->memory_limit;
+
+	return limit && b->held_bytes >= limit;
+}
+
+void
+broker_held_add(struct broker *b, size_t n)
+{
+	b->held_bytes += n;
+}
+
+void
+broker_held_sub(struct broker *b, size_t n)
+{
+	uint64_t limit = b->conf->memory_limit;
+
+	ASSERT(b->held_bytes >= n);
+	b->held_bytes -= n;
+	if (!list_is_empty(&b->mem_waiters) &&
+	    b->held_bytes <= limit - limit / 8)
+		broker_wake_list(&b->mem_waiters);
+}
 
 /* ---- wills and session lifetime ---- */
 
@@ -634,6 +663,10 @@ broker_publish(
 	topic_tree_match(b->subs, m->topic, m->topic_len, broker_match_sub,
 	    broker_match_group, &r);
 	blocked = broker_fan_out(b, m, now_ms);
+	if (origin && broker_mem_is_high(b)) {
+		broker_wait_on(origin, &b->mem_waiters, b);
+		return false;
+	}
 	if (blocked == NULL || origin == NULL || blocked == origin)
 		return true;
 	broker_wait_on(origin, &blocked->waiters, blocked);

@@ -47,6 +47,7 @@
 	X(redelivered) \
 	X(dead_lettered) \
 	X(queue_rejected) \
+	X(dropped_memory) \
 	X(queue_dropped)
 
 struct broker_stats {
@@ -74,6 +75,8 @@ struct broker {
 	size_t npicks, picks_cap;
 
 	uint64_t client_seq; /* for generated client ids */
+	uint64_t held_bytes; /* in every session and queue backlog */
+	struct list mem_waiters; /* publishers paused by memory_limit */
 	bool shutting_down;
 	struct broker_stats stats;
 };
@@ -184,6 +187,16 @@ bool broker_nack(
  */
 void broker_session_drained(
     struct broker *b, struct session *s, uint64_t now_ms);
+
+/*
+ * Backlog accounting for memory_limit: every byte a session or queue
+ * backlog takes or gives back. Falling below 7/8 of the limit wakes the
+ * publishers it paused.
+ */
+void broker_held_add(struct broker *b, size_t n);
+void broker_held_sub(struct broker *b, size_t n);
+/* Are the backlogs past memory_limit? */
+bool broker_mem_is_high(const struct broker *b);
 
 /* Timers: delayed wills, session expiry. Call about once a second. */
 void broker_tick(struct broker *b, uint64_t now_ms);

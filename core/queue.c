@@ -38,6 +38,7 @@ struct queue_consumer {
 };
 
 struct queue {
+	struct broker *b;
 	struct queue *hash_next;
 	struct list all_link;
 	int refs; /* the set's, plus one per delivery in flight */
@@ -79,6 +80,7 @@ queue_entry_take(struct queue *q, struct queue_entry *e)
 	list_del(&e->link);
 	q->count--;
 	q->bytes -= msg_size(e->m);
+	broker_held_sub(q->b, msg_size(e->m));
 	if (e->not_before_ms)
 		q->delayed--;
 }
@@ -178,6 +180,7 @@ queue_get(struct broker *b, const char *name, size_t len)
 		return q;
 	q = xcalloc(1, sizeof(*q));
 	q->refs = 1; /* the set's */
+	q->b = b;
 	q->name = xstrndup(name, len);
 	q->name_len = len;
 	q->is_dlq = queue_name_is_dlq(name, len);
@@ -253,6 +256,7 @@ queue_push(struct queue *q, struct msg *m, uint16_t attempts,
 		list_add_tail(&q->entries, &e->link);
 	q->count++;
 	q->bytes += msg_size(m);
+	broker_held_add(q->b, msg_size(m));
 	if (not_before_ms)
 		q->delayed++;
 }
@@ -411,6 +415,10 @@ broker_queue_publish(struct broker *b, struct session *origin, const char *name,
 	queue_push(q, m, 0, 0, false, id);
 	store_entry_put(b->store, q->name, q->name_len, id, m, 0, true);
 	queue_dispatch(b, q, now_ms);
+	if (origin && broker_mem_is_high(b)) {
+		broker_wait_on(origin, &b->mem_waiters, b); /* memory_limit */
+		return QUEUE_BLOCKED;
+	}
 	/* block: one message past the limit per publisher, then it waits */
 	if (!full || q->overflow != CONFIG_OVERFLOW_BLOCK || origin == NULL ||
 	    !queue_is_full(b, q))

@@ -96,6 +96,21 @@ session_list_clear(struct session *s, struct list *l)
 	session_delivery_free(s, CONTAINER_OF(it, struct delivery, link));
 }
 
+/* Queue byte accounting, mirrored in the broker for memory_limit. */
+static void
+session_queued_add(struct session *s, const struct delivery *d)
+{
+	s->queued_bytes += msg_size(d->m);
+	broker_held_add(s->b, msg_size(d->m));
+}
+
+static void
+session_queued_sub(struct session *s, const struct delivery *d)
+{
+	s->queued_bytes -= msg_size(d->m);
+	broker_held_sub(s->b, msg_size(d->m));
+}
+
 /* Delete the record of every inbound QoS 2 id held. */
 static void
 session_inq2_forget(struct session *s)
@@ -115,6 +130,7 @@ session_clear_state(struct session *s)
 	session_list_clear(s, &s->inflight);
 	session_inq2_forget(s);
 	s->queued_count = 0;
+	broker_held_sub(s->b, s->queued_bytes);
 	s->queued_bytes = 0;
 	s->inflight_count = 0;
 	free(s->inq2);
@@ -294,7 +310,7 @@ session_enqueue(struct session *s, struct delivery *d)
 {
 	list_add_tail(&s->queue, &d->link);
 	s->queued_count++;
-	s->queued_bytes += msg_size(d->m);
+	session_queued_add(s, d);
 	session_delivery_store(s, d);
 }
 
@@ -311,6 +327,12 @@ session_deliver(
 		s->b->stats.dropped_queue_full++;
 		s->dropped++;
 		return false;
+	}
+	if (!session_is_online(s) && broker_mem_is_high(s->b)) {
+		/* memory_limit: an absent client must not stall everyone */
+		s->b->stats.dropped_memory++;
+		s->dropped++;
+		return true;
 	}
 	struct delivery *d = session_delivery_new(o);
 	if (session_is_online(s) && list_is_empty(&s->queue) &&
@@ -330,7 +352,7 @@ session_dequeue(struct session *s, uint64_t now_ms)
 	while ((d = LIST_FIRST(&s->queue, struct delivery, link)) != NULL) {
 		list_del(&d->link);
 		s->queued_count--;
-		s->queued_bytes -= msg_size(d->m);
+		session_queued_sub(s, d);
 		if (!msg_is_expired(d->m, now_ms))
 			return d;
 		s->b->stats.dropped_expired++;
@@ -402,7 +424,7 @@ session_unlink(struct session *s, struct delivery *d)
 {
 	if (d->state == DELIVERY_QUEUED) {
 		s->queued_count--;
-		s->queued_bytes -= msg_size(d->m);
+		session_queued_sub(s, d);
 	} else {
 		s->inflight_count--;
 	}
@@ -523,7 +545,7 @@ session_restore(struct session *s, struct delivery *d)
 	if (d->state == DELIVERY_QUEUED) {
 		list_add_tail(&s->queue, &d->link);
 		s->queued_count++;
-		s->queued_bytes += msg_size(d->m);
+		session_queued_add(s, d);
 		return;
 	}
 	d->dup = d->state == DELIVERY_SENT;

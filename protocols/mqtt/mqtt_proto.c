@@ -164,7 +164,10 @@ mqtt_drop_held(struct mqtt_conn *c)
 		store_barrier_cancel(c->b->store, mqtt_release_held, c);
 }
 
-/* Store generation a stored session's PUBREL / PUBCOMP depends on. */
+/*
+ * Store generation a stored session's PUBREL / PUBCOMP / SUBACK /
+ * UNSUBACK depends on.
+ */
 static uint64_t
 mqtt_session_gen(const struct mqtt_conn *c)
 {
@@ -859,7 +862,8 @@ mqtt_on_subscribe(struct mqtt_conn *c, struct mqtt_packet *pkt, uint64_t now_ms)
 	ack.u.suback.packet_id = sp->packet_id;
 	ack.u.suback.codes = codes;
 	ack.u.suback.count = n;
-	mqtt_write_packet(c, &ack);
+	/* a stored session's subscriptions are on disk before the SUBACK */
+	mqtt_write_packet_gen(c, &ack, mqtt_session_gen(c));
 	mqtt_sub_retained(c, sp, codes, existed, sub_id, now_ms);
 	queue_session_online(c->b, c->sess, now_ms); /* $queue consumers */
 out:
@@ -898,7 +902,7 @@ mqtt_on_unsubscribe(
 	ack.u.suback.packet_id = sp->packet_id;
 	ack.u.suback.codes = codes;
 	ack.u.suback.count = n;
-	mqtt_write_packet(c, &ack);
+	mqtt_write_packet_gen(c, &ack, mqtt_session_gen(c));
 	free(codes);
 }
 

@@ -801,7 +801,7 @@ test_every_key_documented(void **state)
 	for (i = 0; (name = config_key_name(i)) != NULL; i++)
 		if (!documents(text, name))
 			fail_msg("junction.conf does not document '%s'", name);
-	assert_int_equal(i, 35);
+	assert_int_equal(i, 36);
 	free(text);
 }
 

@@ -413,6 +413,23 @@ test_per_queue_max_redeliveries(void **state)
 }
 
 static void
+test_memory_limit_blocks_queue_publisher(void **state)
+{
+	struct fixture *f = *state;
+	struct session *pub = attach(f, 1, "pub", 10);
+
+	f->conf.memory_limit = 40; /* each message holds 18 bytes */
+	assert_int_equal(put(f, pub, "m", "0123456789", 0), QUEUE_ACCEPTED);
+	assert_int_equal(put(f, pub, "m", "0123456789", 0), QUEUE_ACCEPTED);
+	assert_int_equal(put(f, pub, "m", "0123456789", 0), QUEUE_BLOCKED);
+	assert_ptr_equal(pub->waiting_on, f->b);
+	attach(f, 0, "w", 10);
+	consume(f, 0, "m", 1, 0); /* drains the queue: publisher resumes */
+	assert_int_equal(f->c[1].resumed, 1);
+	assert_int_equal(f->b->held_bytes, 0);
+}
+
+static void
 test_idle_queue_freed(void **state)
 {
 	struct fixture *f = *state;
@@ -455,6 +472,7 @@ main(void)
 	    T(test_at_most_once_consumer),
 	    T(test_full_queue_backpressures),
 	    T(test_idle_queue_freed),
+	    T(test_memory_limit_blocks_queue_publisher),
 	    T(test_overflow_reject),
 	    T(test_overflow_drop_oldest_and_newest),
 	    T(test_per_queue_max_redeliveries),

@@ -589,6 +589,45 @@ test_private_session_not_taken_over(void **state)
 }
 
 static void
+test_memory_limit_pauses_and_wakes(void **state)
+{
+	struct fixture *f = *state;
+	struct session *slow = connect(f, 0, "slow", true, 0, 1, 0);
+	struct session *pub = connect(f, 1, "pub", true, 0, 10, 0);
+	struct msg *m = mk("t", "0123456789", 1, false, 0); /* 11 bytes */
+
+	f->conf.memory_limit = 30; /* wakes at 30 - 30/8 = 27 */
+	sub(f, slow, "t", 1, 0);
+	assert_true(broker_publish(f->b, pub, m, 0)); /* in flight: 0 held */
+	assert_true(broker_publish(f->b, pub, m, 0)); /* 11 */
+	assert_true(broker_publish(f->b, pub, m, 0)); /* 22 */
+	assert_false(broker_publish(f->b, pub, m, 0)); /* 33: pause */
+	msg_unref(m);
+	assert_int_equal(f->b->held_bytes, 33);
+	assert_ptr_equal(pub->waiting_on, f->b);
+	assert_true(session_on_puback(slow, f->o[0].sent[0].pkt_id, 0));
+	assert_int_equal(f->b->held_bytes, 22); /* one moved into flight */
+	assert_int_equal(f->o[1].resumed, 1);
+	assert_null(pub->waiting_on);
+}
+
+static void
+test_memory_limit_drops_for_offline(void **state)
+{
+	struct fixture *f = *state;
+	struct session *away = connect(f, 0, "away", false, 100, 10, 0);
+
+	f->conf.memory_limit = 20;
+	sub(f, away, "t", 1, 0);
+	broker_session_close(f->b, away, true, 0);
+	publish(f, NULL, "t", "0123456789", 1, false, 0); /* 11 held */
+	publish(f, NULL, "t", "0123456789", 1, false, 0); /* 22 held */
+	publish(f, NULL, "t", "0123456789", 1, false, 0); /* over: dropped */
+	assert_int_equal(away->queued_count, 2);
+	assert_int_equal(f->b->stats.dropped_memory, 1);
+}
+
+static void
 test_generated_ids_unique(void **state)
 {
 	struct fixture *f = *state;
@@ -697,6 +736,8 @@ main(void)
 	    T(test_clean_session_discarded),
 	    T(test_takeover),
 	    T(test_generated_ids_unique),
+	    T(test_memory_limit_pauses_and_wakes),
+	    T(test_memory_limit_drops_for_offline),
 	    T(test_private_session_not_taken_over),
 	    T(test_shared_round_robin_and_handover),
 	    T(test_nack_finishes_and_is_not_moved),
