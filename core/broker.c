@@ -188,9 +188,7 @@ broker_wake_list(struct list *waiters)
 	}
 }
 
-static void broker_share_release(
-    struct broker *b, struct session *s, uint64_t now_ms);
-static void broker_queue_release(
+static void broker_release(
     struct broker *b, struct session *s, uint64_t now_ms);
 
 /* ---- memory_limit ---- */
@@ -278,8 +276,7 @@ broker_session_destroy(struct broker *b, struct session *s, uint64_t now_ms)
 	/* A will still waiting for its delay goes when the session ends. */
 	if (s->will_at_ms)
 		broker_publish_will(b, s, now_ms);
-	broker_share_release(b, s, now_ms);
-	broker_queue_release(b, s, now_ms);
+	broker_release(b, s, now_ms);
 	queue_session_end(b, s);
 	broker_unsubscribe_all(b, s);
 	broker_stop_waiting(s);
@@ -325,8 +322,7 @@ broker_session_close(
 {
 	session_detach(s);
 	broker_stop_waiting(s);
-	broker_share_release(b, s, now_ms);
-	broker_queue_release(b, s, now_ms);
+	broker_release(b, s, now_ms);
 	/* Offline sessions drop instead of back-pressuring publishers. */
 	broker_wake_waiters(b, s);
 	if (graceful)
@@ -547,31 +543,6 @@ broker_share_move(
 	return true;
 }
 
-/*
- * s lost its connection or ends: its shared deliveries not yet
- * acknowledged go to other members (MQTT 5 4.8.2). Released QoS 2
- * deliveries stay: the client already has the message.
- */
-static void
-broker_share_release(struct broker *b, struct session *s, uint64_t now_ms)
-{
-	struct list *lists[] = {&s->inflight, &s->queue};
-
-	for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
-		LIST_FOREACH_SAFE(it, tmp, lists[i])
-		{
-			struct delivery *d =
-			    CONTAINER_OF(it, struct delivery, link);
-
-			if (d->share == NULL || d->state == DELIVERY_RELEASED ||
-			    !broker_share_move(b, s, d, now_ms))
-				continue;
-			session_unlink(s, d);
-			session_delivery_free(s, d);
-		}
-	}
-}
-
 bool
 broker_nack(
     struct broker *b, struct session *s, uint16_t pkt_id, uint64_t now_ms)
@@ -589,26 +560,39 @@ broker_nack(
 }
 
 /*
- * s lost its connection: queue deliveries it has not acknowledged go
- * back to their queues as failed deliveries. Released QoS 2 ones stay.
+ * Hand unacknowledged d of s, whose connection is gone, back to whoever
+ * should take it: a queue delivery goes back to its queue as a failed
+ * delivery; a shared one to another member of its group (MQTT 5 4.8.2),
+ * when there is one. Released QoS 2 deliveries stay: the client already
+ * has the message. d is freed when it left s.
  */
 static void
-broker_queue_release(struct broker *b, struct session *s, uint64_t now_ms)
+broker_hand_back(
+    struct broker *b, struct session *s, struct delivery *d, uint64_t now_ms)
+{
+	if (d->state == DELIVERY_RELEASED)
+		return;
+	if (d->queue) {
+		session_unlink(s, d);
+		queue_failed(b, s, d, "consumer disconnected", now_ms);
+	} else if (d->share && broker_share_move(b, s, d, now_ms)) {
+		session_unlink(s, d);
+	} else {
+		return;
+	}
+	session_delivery_free(s, d);
+}
+
+/* s lost its connection or ends: hand back what others should take. */
+static void
+broker_release(struct broker *b, struct session *s, uint64_t now_ms)
 {
 	struct list *lists[] = {&s->inflight, &s->queue};
 
 	for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
 		LIST_FOREACH_SAFE(it, tmp, lists[i])
-		{
-			struct delivery *d =
-			    CONTAINER_OF(it, struct delivery, link);
-
-			if (d->queue == NULL || d->state == DELIVERY_RELEASED)
-				continue;
-			session_unlink(s, d);
-			queue_failed(b, s, d, "consumer disconnected", now_ms);
-			session_delivery_free(s, d);
-		}
+		broker_hand_back(
+		    b, s, CONTAINER_OF(it, struct delivery, link), now_ms);
 	}
 }
 
