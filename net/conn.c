@@ -55,6 +55,7 @@ struct conn {
 	unsigned hiwat : 1; /* output passed CONN_HIWAT: drained owed */
 	unsigned wblocked : 1; /* socket full: waiting to be writable */
 	unsigned io : 2; /* EV_READ | EV_WRITE the event is armed for */
+	unsigned drain : 1; /* we closed: linger on the socket (conn_drain) */
 	struct server *srv;
 	struct listener *l;
 	void *p; /* adapter state */
@@ -227,6 +228,7 @@ conn_abort(struct conn *c, const char *reason)
 	if (c->state == CONN_OPEN)
 		c->reason = reason;
 	c->wblocked = 0;
+	c->drain = 0; /* the peer is gone or not reading: nothing to wait for */
 	conn_out_free(c);
 	conn_reap_later(c);
 }
@@ -248,6 +250,7 @@ conn_close(struct conn *c, const char *reason)
 		return;
 	c->state = CONN_CLOSING;
 	c->reason = reason;
+	c->drain = !c->srv->stopping;
 	list_del(&c->defer);
 	if (conn_pending(c) == 0) {
 		conn_reap_later(c);
@@ -265,11 +268,95 @@ conn_close_all(struct server *srv, const char *reason)
 	conn_close(CONTAINER_OF(it, struct conn, link), reason);
 }
 
+/*
+ * A socket we closed ourselves, kept just long enough for the peer to
+ * read our last words: closing it with unread input would answer the
+ * peer's next write with a reset, which can destroy the DISCONNECT or
+ * ERROR frame in flight before the peer reads it. The write side is shut
+ * down and input discarded until EOF or CONN_DRAIN_MS, whichever is
+ * first. Owns fd; the connection itself is already gone.
+ */
+struct conn_drain {
+	struct event ev;
+	struct list link; /* in server.drains */
+	int fd;
+	uint64_t until;
+};
+
+static void
+conn_drain_end(struct conn_drain *d)
+{
+	event_del(&d->ev);
+	list_del(&d->link);
+	close(d->fd);
+	free(d);
+}
+
+/* Wait for more input, at most until d->until; false when time is up. */
+static bool
+conn_drain_arm(struct conn_drain *d)
+{
+	uint64_t now = clock_now_ms(), left;
+	struct timeval tv;
+
+	if (now >= d->until)
+		return false;
+	left = d->until - now;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	event_add(&d->ev, &tv);
+	return true;
+}
+
+static void
+conn_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_drain *d = arg;
+	uint8_t buf[4096];
+	ssize_t n = 0;
+
+	if (what & EV_READ) {
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
+		    conn_drain_arm(d))
+			return;
+	}
+	conn_drain_end(d); /* EOF, error or time up */
+}
+
+static void
+conn_drain(struct server *srv, int fd)
+{
+	struct conn_drain *d;
+
+	if (shutdown(fd, SHUT_WR) != 0) {
+		close(fd);
+		return;
+	}
+	d = xmalloc(sizeof(*d));
+	d->fd = fd;
+	d->until = clock_now_ms() + CONN_DRAIN_MS;
+	list_add_tail(&srv->drains, &d->link);
+	event_assign(&d->ev, srv->base, fd, EV_READ, conn_drain_cb, d);
+	(void)conn_drain_arm(d);
+}
+
+void
+conn_drain_all(struct server *srv)
+{
+	LIST_FOREACH_SAFE(it, tmp, &srv->drains)
+	conn_drain_end(CONTAINER_OF(it, struct conn_drain, link));
+}
+
 static void
 conn_free(struct conn *c)
 {
 	ASSERT(c->io == 0); /* conn_reap_later() disarmed it */
-	close(c->fd);
+	if (c->drain && !c->srv->stopping)
+		conn_drain(c->srv, c->fd);
+	else
+		close(c->fd);
 	conn_out_free(c);
 	conn_in_free(c);
 	c->magic = 0;

@@ -40,6 +40,8 @@
 #define CONN_LOWAT (64 * 1024)
 /* How long a closing connection may take to flush its output. */
 #define CONN_LINGER_MS 2000
+/* How long a socket we closed keeps draining input (see conn_drain). */
+#define CONN_DRAIN_MS 1000
 
 struct conn;
 struct listener;
@@ -65,6 +67,9 @@ void conn_flush_dirty(struct server *srv);
 
 /* Run deferred work: input of resumed connections, then the reap list. */
 void conn_run_deferred(struct server *srv);
+
+/* Close every socket still lingering after its connection (shutdown). */
+void conn_drain_all(struct server *srv);
 
 /* About once a second: proto->tick on every open connection. */
 void conn_tick_all(struct server *srv, uint64_t now_ms);

@@ -118,6 +118,7 @@ server_new(struct broker *b, const struct config *conf, const char *fname)
 	list_init(&srv->dirty);
 	list_init(&srv->resume);
 	list_init(&srv->reap);
+	list_init(&srv->drains);
 	server_events_init(srv);
 	server_store_init(srv);
 	return srv;
@@ -178,6 +179,7 @@ void
 server_free(struct server *srv)
 {
 	ASSERT(list_is_empty(&srv->conns));
+	conn_drain_all(srv);
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
 	event_del(&srv->kick);

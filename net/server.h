@@ -59,6 +59,7 @@ struct server {
 	struct event store_done; /* the store's commit completions */
 	struct event store_sync; /* persistence_sync interval timer */
 	bool stopping; /* shutdown began */
+	struct list drains; /* sockets lingering after we closed them */
 };
 
 /* Create the loop context for b; conf and fname must outlive it. */
