@@ -583,6 +583,206 @@ test_persistent_resume_dup(void **state)
 	assert_memory_equal(p.u.publish.payload.p, "m2", 2);
 }
 
+/* ---- MQTT 5.0 ---- */
+
+/* Encode pkt for 5.0 and feed it to connection i. */
+static void
+feed5(struct fixture *f, int i, const struct mqtt_packet *pkt)
+{
+	uint8_t buf[1024];
+	size_t n = mqtt_encode(buf, sizeof(buf), pkt, MQTT_V5);
+
+	assert_true(n > 0);
+	feed(f, i, buf, n);
+}
+
+/* CONNECT 5.0, clean start, client id id (may be ""), with props. */
+static struct mqtt_packet
+connect5_pkt(const char *id, const struct mqtt_props *props)
+{
+	struct mqtt_packet p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = MQTT_CONNECT;
+	p.u.connect.proto_name.p = "MQTT";
+	p.u.connect.proto_name.len = 4;
+	p.u.connect.version = MQTT_V5;
+	p.u.connect.clean = true;
+	p.u.connect.client_id.p = id;
+	p.u.connect.client_id.len = strlen(id);
+	if (props)
+		p.u.connect.props = *props;
+	return p;
+}
+
+static void
+connect5(struct fixture *f, int i, const char *id,
+    const struct mqtt_props *props, struct mqtt_packet *ack)
+{
+	struct mqtt_packet p = connect5_pkt(id, props);
+
+	conn_open(f, i);
+	feed5(f, i, &p);
+	expect_type(f, i, MQTT_V5, MQTT_CONNACK, ack);
+	assert_int_equal(ack->u.connack.rc, 0);
+}
+
+static struct mqtt_packet
+publish5_pkt(
+    const char *topic, const char *payload, uint8_t qos, uint16_t id, int alias)
+{
+	struct mqtt_packet p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = MQTT_PUBLISH;
+	p.u.publish.qos = qos;
+	p.u.publish.topic.p = topic;
+	p.u.publish.topic.len = strlen(topic);
+	p.u.publish.packet_id = id;
+	p.u.publish.payload.p = (const uint8_t *)payload;
+	p.u.publish.payload.len = strlen(payload);
+	if (alias) {
+		p.u.publish.props.present = MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS);
+		p.u.publish.props.topic_alias = (uint16_t)alias;
+	}
+	return p;
+}
+
+static void
+subscribe5(struct fixture *f, int i, const char *filter, uint8_t qos)
+{
+	struct mqtt_sub_opts o = {.qos = qos};
+	struct mqtt_packet p, ack;
+	uint8_t list[128];
+
+	memset(&p, 0, sizeof(p));
+	p.type = MQTT_SUBSCRIBE;
+	p.u.subscribe.packet_id = 1;
+	p.u.subscribe.list = list;
+	p.u.subscribe.list_len =
+	    mqtt_sub_append(list, sizeof(list), filter, &o, MQTT_V5);
+	p.u.subscribe.count = 1;
+	feed5(f, i, &p);
+	expect_type(f, i, MQTT_V5, MQTT_SUBACK, &ack);
+	assert_int_equal(ack.u.suback.codes[0], qos);
+}
+
+/* The server's DISCONNECT reason on connection i, and the close. */
+static void
+expect_disconnect5(struct fixture *f, int i, uint8_t rc)
+{
+	struct mqtt_packet p;
+
+	expect_type(f, i, MQTT_V5, MQTT_DISCONNECT, &p);
+	assert_int_equal(p.u.disconnect.rc, rc);
+	assert_true(f->io[i].closed);
+}
+
+static void
+test_v5_connack_properties(void **state)
+{
+	struct fixture *f = *state;
+	struct mqtt_packet ack;
+	const struct mqtt_props *pr = &ack.u.connack.props;
+
+	f->conf.max_keepalive = 60;
+	connect5(f, 0, "", NULL, &ack);
+	assert_true(pr->present & MQTT_PBIT(MQTT_PROP_RECEIVE_MAX));
+	assert_int_equal(pr->receive_max, 20);
+	assert_int_equal(pr->topic_alias_max, 10);
+	assert_true(pr->present & MQTT_PBIT(MQTT_PROP_ASSIGNED_CLIENT_ID));
+	assert_true(pr->assigned_client_id.len > 0);
+	/* keep alive 0 asked: the server's 60 is imposed (MQTT-3.2.2-21) */
+	assert_int_equal(pr->server_keep_alive, 60);
+}
+
+static void
+test_v5_inbound_topic_alias(void **state)
+{
+	struct fixture *f = *state;
+	struct mqtt_packet ack, p;
+
+	connect311(f, 0, true, 10);
+	subscribe(f, 0, "al/#", 0);
+	connect5(f, 1, "al", NULL, &ack);
+	p = publish5_pkt("al/x", "1", 0, 0, 1); /* set alias 1 */
+	feed5(f, 1, &p);
+	p = publish5_pkt("", "2", 0, 0, 1); /* use it */
+	feed5(f, 1, &p);
+	expect_type(f, 0, 4, MQTT_PUBLISH, &p);
+	expect_type(f, 0, 4, MQTT_PUBLISH, &p);
+	assert_int_equal(p.u.publish.topic.len, 4);
+	assert_memory_equal(p.u.publish.topic.p, "al/x", 4);
+	p = publish5_pkt("", "3", 0, 0, 2); /* never set */
+	feed5(f, 1, &p);
+	expect_disconnect5(f, 1, MQTT_RC_PROTOCOL_ERROR);
+	connect5(f, 2, "al2", NULL, &ack);
+	p = publish5_pkt("al/y", "4", 0, 0, 11); /* above the maximum 10 */
+	feed5(f, 2, &p);
+	expect_disconnect5(f, 2, MQTT_RC_TOPIC_ALIAS_INVALID); /* 3.3.2-9 */
+}
+
+static void
+test_v5_outbound_topic_alias(void **state)
+{
+	struct fixture *f = *state;
+	struct mqtt_props props = {
+	    .present = MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS_MAX),
+	    .topic_alias_max = 1};
+	struct mqtt_packet ack, p;
+	uint8_t pkt[64];
+	size_t n;
+
+	connect5(f, 0, "sub", &props, &ack);
+	subscribe5(f, 0, "o/#", 0);
+	connect311(f, 1, true, 10);
+	n = publish_bytes(pkt, "o/a", "1", 0, 0, false);
+	feed(f, 1, pkt, n);
+	feed(f, 1, pkt, n);
+	n = publish_bytes(pkt, "o/b", "2", 0, 0, false);
+	feed(f, 1, pkt, n);
+	expect_type(f, 0, MQTT_V5, MQTT_PUBLISH, &p); /* name + alias 1 */
+	assert_int_equal(p.u.publish.props.topic_alias, 1);
+	assert_int_equal(p.u.publish.topic.len, 3);
+	expect_type(f, 0, MQTT_V5, MQTT_PUBLISH, &p); /* alias alone */
+	assert_int_equal(p.u.publish.props.topic_alias, 1);
+	assert_int_equal(p.u.publish.topic.len, 0);
+	expect_type(f, 0, MQTT_V5, MQTT_PUBLISH, &p); /* table full: name */
+	assert_false(
+	    p.u.publish.props.present & MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS));
+	assert_memory_equal(p.u.publish.topic.p, "o/b", 3);
+}
+
+static void
+test_v5_receive_maximum_both_ways(void **state)
+{
+	struct fixture *f = *state;
+	struct mqtt_props props = {
+	    .present = MQTT_PBIT(MQTT_PROP_RECEIVE_MAX), .receive_max = 1};
+	struct mqtt_packet ack, p;
+	uint8_t puback[4] = {0x40, 0x02, 0, 0};
+
+	f->conf.max_inflight_messages = 2;
+	connect5(f, 0, "slow", &props, &ack);
+	subscribe5(f, 0, "rm", 1);
+	connect5(f, 1, "fast", NULL, &ack);
+	for (uint16_t id = 1; id <= 2; id++) {
+		p = publish5_pkt("rm", "x", 2, id, 0); /* held until PUBREL */
+		feed5(f, 1, &p);
+		expect_type(f, 1, MQTT_V5, MQTT_PUBREC, NULL);
+	}
+	/* the client's Receive Maximum 1: one unacknowledged at a time */
+	expect_type(f, 0, MQTT_V5, MQTT_PUBLISH, &p);
+	assert_false(next_packet(f, 0, MQTT_V5, &ack));
+	util_put_u16(puback + 2, p.u.publish.packet_id);
+	feed(f, 0, puback, sizeof(puback));
+	expect_type(f, 0, MQTT_V5, MQTT_PUBLISH, &p);
+	/* a third QoS 2 beyond the server's Receive Maximum 2: 0x93 */
+	p = publish5_pkt("rm", "x", 2, 3, 0);
+	feed5(f, 1, &p);
+	expect_disconnect5(f, 1, MQTT_RC_RECEIVE_MAX_EXCEEDED);
+}
+
 int
 main(void)
 {
@@ -606,6 +806,10 @@ main(void)
 	    T(test_message_size_limit),
 	    T(test_takeover_closes_old),
 	    T(test_persistent_resume_dup),
+	    T(test_v5_connack_properties),
+	    T(test_v5_inbound_topic_alias),
+	    T(test_v5_outbound_topic_alias),
+	    T(test_v5_receive_maximum_both_ways),
 #undef T
 	};
 
