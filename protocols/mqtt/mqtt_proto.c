@@ -70,6 +70,7 @@ struct mqtt_conn {
 	uint32_t *alias_out_hash; /* [alias_out_max]: topic hash per alias */
 	char **alias_out_topic; /* [alias_out_max]: topic per alias */
 	struct list held; /* struct mqtt_held: output waiting for the store */
+	uint16_t held_pubacks; /* inbound QoS 1 not yet acked (durable) */
 	uint64_t barrier_gen; /* store generation of our last barrier */
 };
 
@@ -99,6 +100,16 @@ mqtt_out(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m)
 }
 
 /* The store barrier fired: write held output that is now durable. */
+/*
+ * A held PUBACK answers an inbound QoS 1 PUBLISH the server has not yet
+ * acknowledged: it counts against the server's Receive Maximum.
+ */
+static bool
+mqtt_held_is_puback(const struct mqtt_held *h)
+{
+	return h->len && (h->bytes[0] >> 4) == MQTT_PUBACK;
+}
+
 static void
 mqtt_release_held(void *arg)
 {
@@ -109,6 +120,8 @@ mqtt_release_held(void *arg)
 	while ((h = LIST_FIRST(&c->held, struct mqtt_held, link)) != NULL &&
 	    h->gen <= durable) {
 		list_del(&h->link);
+		if (mqtt_held_is_puback(h))
+			c->held_pubacks--;
 		mqtt_out(c, h->bytes, h->len, h->m);
 		if (h->m)
 			msg_unref(h->m);
@@ -122,6 +135,8 @@ mqtt_hold(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m,
 {
 	struct mqtt_held *h = xmalloc(sizeof(*h) + len);
 
+	if (len && (((const uint8_t *)buf)[0] >> 4) == MQTT_PUBACK)
+		c->held_pubacks++;
 	h->gen = gen;
 	h->m = m ? msg_ref(m) : NULL;
 	h->len = len;
@@ -160,6 +175,7 @@ mqtt_drop_held(struct mqtt_conn *c)
 		free(h);
 	}
 	list_init(&c->held);
+	c->held_pubacks = 0;
 	if (c->barrier_gen)
 		store_barrier_cancel(c->b->store, mqtt_release_held, c);
 }
@@ -599,8 +615,10 @@ mqtt_publish_check(struct mqtt_conn *c, const struct mqtt_publish *pub)
 	    !topic_name_is_valid(
 	        pub->props.response_topic.p, pub->props.response_topic.len))
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.3.2-14 */
+	/* QoS 2 awaiting PUBREL and QoS 1 whose PUBACK waits for the disk */
 	if (c->version == MQTT_V5 && pub->qos > 0 &&
-	    c->sess->inq2_count >= c->b->conf->max_inflight_messages &&
+	    c->sess->inq2_count + c->held_pubacks >=
+	        c->b->conf->max_inflight_messages &&
 	    !session_inq2_has(c->sess, pub->packet_id))
 		return MQTT_RC_RECEIVE_MAX_EXCEEDED; /* MQTT-3.3.4-9 */
 	return MQTT_RC_SUCCESS;
