@@ -1,6 +1,8 @@
 /*
- * paho_client: MQTT 3.1 / 3.1.1 integration cases driven by paho.mqtt.c's
- * MQTTAsync API, a client that shares no code with the broker under test.
+ * paho_client: MQTT 3.1 / 3.1.1 / 5.0 integration cases driven by
+ * paho.mqtt.c's MQTTAsync API, a client that shares no code with the broker
+ * under test. The 5.0 cases (named v5_*) use handles created for 5.0, whose
+ * calls complete through the onSuccess5 / onFailure5 callbacks.
  *
  *   paho_client --list            print the case names, one per line
  *   paho_client CASE HOST PORT    run one case: exit 0 on success, exit 1
@@ -44,6 +46,7 @@ struct rx {
 	int qos;
 	int retained;
 	int dup;
+	MQTTProperties props; /* 5.0 properties as received (copy) */
 };
 
 struct client {
@@ -53,6 +56,8 @@ struct client {
 	int conn_code; /* CONNACK code or paho error on -1 */
 	int session_present;
 	int version;
+	int v5; /* created for MQTT 5.0 */
+	unsigned session_expiry; /* 5.0 CONNECT Session Expiry Interval */
 	int lost; /* connectionLost calls */
 	int disc; /* 0 pending, 1 done, -1 failed */
 	int subs_ok, subs_fail, sub_count;
@@ -198,6 +203,7 @@ rx_push(
 	r->qos = m->qos;
 	r->retained = m->retained;
 	r->dup = m->dup;
+	r->props = MQTTProperties_copy(&m->properties);
 }
 
 static int
@@ -328,18 +334,136 @@ on_disc_fail(void *ctx, MQTTAsync_failureData *d)
 	signal_all();
 }
 
+/*
+ * The 5.0 callbacks: the same records, taken from the 5.0 response data
+ * (reason codes instead of QoS / return codes).
+ */
+static void
+on_conn_ok5(void *ctx, MQTTAsync_successData5 *d)
+{
+	struct client *c = ctx;
+
+	pthread_mutex_lock(&g_mu);
+	c->conn = 1;
+	c->session_present = d->alt.connect.sessionPresent;
+	c->version = d->alt.connect.MQTTVersion;
+	signal_all();
+}
+
+static void
+on_conn_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+	struct client *c = ctx;
+
+	pthread_mutex_lock(&g_mu);
+	c->conn = -1;
+	c->conn_code = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : -1;
+	signal_all();
+}
+
+static void
+on_sub_ok5(void *ctx, MQTTAsync_successData5 *d)
+{
+	struct client *c = ctx;
+	int i;
+
+	pthread_mutex_lock(&g_mu);
+	c->granted[0] = (int)d->reasonCode;
+	for (i = 0; c->sub_count > 1 && i < c->sub_count &&
+	     i < d->alt.sub.reasonCodeCount;
+	     i++)
+		c->granted[i] = (int)d->alt.sub.reasonCodes[i];
+	c->subs_ok++;
+	signal_all();
+}
+
+static void
+on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+	struct client *c = ctx;
+
+	pthread_mutex_lock(&g_mu);
+	c->granted[0] = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : -1;
+	c->subs_fail++;
+	signal_all();
+}
+
+static void
+on_unsub_ok5(void *ctx, MQTTAsync_successData5 *d)
+{
+	(void)d;
+	on_unsub_ok(ctx, NULL);
+}
+
+static void
+on_unsub_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+	(void)d;
+	on_unsub_fail(ctx, NULL);
+}
+
+static void
+on_sent_ok5(void *ctx, MQTTAsync_successData5 *d)
+{
+	(void)d;
+	on_sent_ok(ctx, NULL);
+}
+
+static void
+on_sent_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+	(void)d;
+	on_sent_fail(ctx, NULL);
+}
+
+static void
+on_disc_ok5(void *ctx, MQTTAsync_successData5 *d)
+{
+	(void)d;
+	on_disc_ok(ctx, NULL);
+}
+
+static void
+on_disc_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+	(void)d;
+	on_disc_fail(ctx, NULL);
+}
+
+/* Completion callbacks of o for c's MQTT version. */
+static void
+set_callbacks(MQTTAsync_responseOptions *o, struct client *c,
+    MQTTAsync_onSuccess *ok, MQTTAsync_onFailure *nok,
+    MQTTAsync_onSuccess5 *ok5, MQTTAsync_onFailure5 *nok5)
+{
+	if (c->v5) {
+		o->onSuccess5 = ok5;
+		o->onFailure5 = nok5;
+	} else {
+		o->onSuccess = ok;
+		o->onFailure = nok;
+	}
+	o->context = c;
+}
+
 /* --- client helpers: each call waits for its own completion --- */
 
 static struct client *
-client_new_id(const char *id)
+client_new_id_v(const char *id, int v5)
 {
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
 	struct client *c = xmalloc(sizeof(*c));
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->id, sizeof(c->id), "%s", id);
-	rc = MQTTAsync_create(
-	    &c->h, g_uri, c->id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+	c->v5 = v5;
+	if (v5)
+		rc = MQTTAsync_createWithOptions(&c->h, g_uri, c->id,
+		    MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	else
+		rc = MQTTAsync_create(
+		    &c->h, g_uri, c->id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
 	if (rc != MQTTASYNC_SUCCESS)
 		fail("MQTTAsync_create(%s): %s", id, MQTTAsync_strerror(rc));
 	rc = MQTTAsync_setCallbacks(c->h, c, on_lost, on_arrived, NULL);
@@ -348,15 +472,34 @@ client_new_id(const char *id)
 	return c;
 }
 
+static struct client *
+client_new_id(const char *id)
+{
+	return client_new_id_v(id, 0);
+}
+
 /* A client with a fresh id "p<pid>-<tag>-<n>" (short enough for 3.1). */
 static struct client *
-client_new(const char *tag)
+client_new_v(const char *tag, int v5)
 {
 	char id[64];
 
 	snprintf(
 	    id, sizeof(id), "p%d-%.8s-%d", (int)getpid(), tag, g_nclients++);
-	return client_new_id(id);
+	return client_new_id_v(id, v5);
+}
+
+static struct client *
+client_new(const char *tag)
+{
+	return client_new_v(tag, 0);
+}
+
+/* A client for MQTT 5.0. */
+static struct client *
+client_new5(const char *tag)
+{
+	return client_new_v(tag, 1);
 }
 
 static void
@@ -368,31 +511,54 @@ client_free(struct client *c)
 	for (i = 0; i < c->nrx; i++) {
 		free(c->rx[i].topic);
 		free(c->rx[i].payload);
+		MQTTProperties_free(&c->rx[i].props);
 	}
 	free(c->rx);
 	free(c);
 }
 
-/* Start a CONNECT; completion is c->conn != 0. */
+/*
+ * Start a CONNECT; completion is c->conn != 0. For 5.0, clean is Clean
+ * Start and c->session_expiry, when not 0, the Session Expiry Interval.
+ */
 static void
 client_connect_start(struct client *c, int version, int clean, int keepalive,
     MQTTAsync_willOptions *will)
 {
 	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions o5 = MQTTAsync_connectOptions_initializer5;
+	MQTTProperties props = MQTTProperties_initializer;
 	int rc;
 
+	if (version == MQTTVERSION_5) {
+		if (c->session_expiry) {
+			MQTTProperty p = {
+			    .identifier =
+			        MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
+			    .value.integer4 = c->session_expiry};
+
+			MQTTProperties_add(&props, &p);
+		}
+		o = o5;
+		o.cleanstart = clean;
+		o.connectProperties = &props;
+		o.onSuccess5 = on_conn_ok5;
+		o.onFailure5 = on_conn_fail5;
+	} else {
+		o.cleansession = clean;
+		o.onSuccess = on_conn_ok;
+		o.onFailure = on_conn_fail;
+	}
 	o.MQTTVersion = version;
-	o.cleansession = clean;
 	o.keepAliveInterval = keepalive;
 	o.will = will;
 	o.connectTimeout = WAIT_S;
-	o.onSuccess = on_conn_ok;
-	o.onFailure = on_conn_fail;
 	o.context = c;
 	pthread_mutex_lock(&g_mu);
 	c->conn = 0;
 	pthread_mutex_unlock(&g_mu);
 	rc = MQTTAsync_connect(c->h, &o);
+	MQTTProperties_free(&props);
 	if (rc != MQTTASYNC_SUCCESS)
 		fail(
 		    "MQTTAsync_connect(%s): %s", c->id, MQTTAsync_strerror(rc));
@@ -427,7 +593,8 @@ client_connect(struct client *c, int clean)
 }
 
 /*
- * Connect n clients at once (3.1.1, clean session). Paho's receive thread
+ * Connect n clients at once (3.1.1 or 5.0 as created, clean session /
+ * clean start). Paho's receive thread
  * notices a new socket only when its poll (1 s timeout) returns, so
  * connecting one client after another costs up to a second each.
  */
@@ -437,12 +604,16 @@ connect_all(struct client **v, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		client_connect_start(v[i], MQTTVERSION_3_1_1, 1, 60, NULL);
+		client_connect_start(v[i],
+		    v[i]->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1, 1, 60, NULL);
 	for (i = 0; i < n; i++) {
 		WAIT_UNTIL(v[i]->conn != 0, "CONNACK for %s", v[i]->id);
 		if (v[i]->conn != 1)
 			fail("connect %s refused: code %d", v[i]->id,
 			    v[i]->conn_code);
+		if (v[i]->v5 && v[i]->version != MQTTVERSION_5)
+			fail("connect %s: MQTT version %d, asked 5", v[i]->id,
+			    v[i]->version);
 	}
 }
 
@@ -450,11 +621,19 @@ static void
 client_disconnect(struct client *c)
 {
 	MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
+	MQTTAsync_disconnectOptions o5 =
+	    MQTTAsync_disconnectOptions_initializer5;
 	int rc;
 
+	if (c->v5) {
+		o = o5;
+		o.onSuccess5 = on_disc_ok5;
+		o.onFailure5 = on_disc_fail5;
+	} else {
+		o.onSuccess = on_disc_ok;
+		o.onFailure = on_disc_fail;
+	}
 	o.timeout = 0;
-	o.onSuccess = on_disc_ok;
-	o.onFailure = on_disc_fail;
 	o.context = c;
 	pthread_mutex_lock(&g_mu);
 	c->disc = 0;
@@ -475,25 +654,25 @@ client_close(struct client *c)
 	client_free(c);
 }
 
-/* SUBSCRIBE n filters; fills granted[] (returned), fails on SUBACK error. */
+/*
+ * SUBSCRIBE n filters with options o (5.0 subscribe options and properties
+ * or none); fills granted[] (returned), fails on SUBACK error.
+ */
 static const int *
-client_subscribe_many(
-    struct client *c, int n, char *const *filters, const int *qos)
+subscribe_opts(struct client *c, int n, char *const *filters, const int *qos,
+    MQTTAsync_responseOptions *o)
 {
-	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 	int rc, want;
 
-	o.onSuccess = on_sub_ok;
-	o.onFailure = on_sub_fail;
-	o.context = c;
+	set_callbacks(o, c, on_sub_ok, on_sub_fail, on_sub_ok5, on_sub_fail5);
 	pthread_mutex_lock(&g_mu);
 	c->sub_count = n;
 	want = c->subs_ok + 1;
 	pthread_mutex_unlock(&g_mu);
 	if (n == 1)
-		rc = MQTTAsync_subscribe(c->h, filters[0], qos[0], &o);
+		rc = MQTTAsync_subscribe(c->h, filters[0], qos[0], o);
 	else
-		rc = MQTTAsync_subscribeMany(c->h, n, filters, qos, &o);
+		rc = MQTTAsync_subscribeMany(c->h, n, filters, qos, o);
 	if (rc != MQTTASYNC_SUCCESS)
 		fail("subscribe %s: %s", filters[0], MQTTAsync_strerror(rc));
 	WAIT_UNTIL(c->subs_ok >= want || c->subs_fail > 0, "SUBACK for %s",
@@ -502,6 +681,16 @@ client_subscribe_many(
 		fail("subscribe %s by %s failed: %d", filters[0], c->id,
 		    c->granted[0]);
 	return c->granted;
+}
+
+/* SUBSCRIBE n filters; fills granted[] (returned), fails on SUBACK error. */
+static const int *
+client_subscribe_many(
+    struct client *c, int n, char *const *filters, const int *qos)
+{
+	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+
+	return subscribe_opts(c, n, filters, qos, &o);
 }
 
 /* SUBSCRIBE one filter; the granted QoS must be the one asked for. */
@@ -524,9 +713,8 @@ client_unsubscribe(struct client *c, const char *filter)
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 	int rc, want;
 
-	o.onSuccess = on_unsub_ok;
-	o.onFailure = on_unsub_fail;
-	o.context = c;
+	set_callbacks(
+	    &o, c, on_unsub_ok, on_unsub_fail, on_unsub_ok5, on_unsub_fail5);
 	pthread_mutex_lock(&g_mu);
 	want = c->unsubs_ok + 1;
 	pthread_mutex_unlock(&g_mu);
@@ -539,12 +727,13 @@ client_unsubscribe(struct client *c, const char *filter)
 }
 
 /*
- * Queue one PUBLISH; at most SEND_WINDOW stay unconfirmed. Confirmation
- * (onSuccess) is PUBACK / PUBCOMP, or the write for QoS 0.
+ * Queue one PUBLISH with 5.0 properties props (or NULL); at most
+ * SEND_WINDOW stay unconfirmed. Confirmation (onSuccess) is PUBACK /
+ * PUBCOMP, or the write for QoS 0.
  */
 static void
-client_publish(struct client *c, const char *t, const void *payload, size_t len,
-    int qos, int retained)
+client_publish_props(struct client *c, const char *t, const void *payload,
+    size_t len, int qos, int retained, const MQTTProperties *props)
 {
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 	MQTTAsync_message m = MQTTAsync_message_initializer;
@@ -553,14 +742,15 @@ client_publish(struct client *c, const char *t, const void *payload, size_t len,
 	WAIT_UNTIL(c->sent - c->sent_ok - c->sent_fail < SEND_WINDOW,
 	    "send window of %s (%d sent, %d confirmed)", c->id, c->sent,
 	    c->sent_ok);
-	o.onSuccess = on_sent_ok;
-	o.onFailure = on_sent_fail;
-	o.context = c;
+	set_callbacks(
+	    &o, c, on_sent_ok, on_sent_fail, on_sent_ok5, on_sent_fail5);
 	m.payload = xmalloc(len);
 	memcpy(m.payload, payload, len);
 	m.payloadlen = (int)len;
 	m.qos = qos;
 	m.retained = retained;
+	if (props != NULL)
+		m.properties = *props; /* the caller frees them */
 	pthread_mutex_lock(&g_mu);
 	c->sent++;
 	pthread_mutex_unlock(&g_mu);
@@ -568,6 +758,13 @@ client_publish(struct client *c, const char *t, const void *payload, size_t len,
 	free(m.payload);
 	if (rc != MQTTASYNC_SUCCESS)
 		fail("publish to %s: %s", t, MQTTAsync_strerror(rc));
+}
+
+static void
+client_publish(struct client *c, const char *t, const void *payload, size_t len,
+    int qos, int retained)
+{
+	client_publish_props(c, t, payload, len, qos, retained, NULL);
 }
 
 static void
@@ -729,6 +926,148 @@ rx_expect_only(struct client *c, const char *const *topics, size_t n)
 		if (strcmp(rx_get(c, i).topic, topics[i]) != 0)
 			fail("%s msg #%zu: topic %s, want %s", c->id, i,
 			    rx_get(c, i).topic, topics[i]);
+}
+
+/* --- MQTT 5.0 properties --- */
+
+/* Add an integer property (byte, two or four byte, variable) to ps. */
+static void
+prop_int(MQTTProperties *ps, enum MQTTPropertyCodes id, unsigned v)
+{
+	MQTTProperty p = {.identifier = id};
+
+	switch (MQTTProperty_getType(id)) {
+	case MQTTPROPERTY_TYPE_BYTE:
+		p.value.byte = (unsigned char)v;
+		break;
+	case MQTTPROPERTY_TYPE_TWO_BYTE_INTEGER:
+		p.value.integer2 = (unsigned short)v;
+		break;
+	default:
+		p.value.integer4 = v;
+	}
+	if (MQTTProperties_add(ps, &p) != 0)
+		fail("cannot add property %s", MQTTPropertyName(id));
+}
+
+/* Add a string or binary property (len bytes of s); paho copies it. */
+static void
+prop_bytes(
+    MQTTProperties *ps, enum MQTTPropertyCodes id, const void *s, size_t len)
+{
+	MQTTProperty p = {.identifier = id};
+
+	p.value.data.data = xstrndup(s, len);
+	p.value.data.len = (int)len;
+	if (MQTTProperties_add(ps, &p) != 0)
+		fail("cannot add property %s", MQTTPropertyName(id));
+	free(p.value.data.data);
+}
+
+static void
+prop_user(MQTTProperties *ps, const char *k, const char *v)
+{
+	MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_USER_PROPERTY};
+
+	p.value.data.data = xstrndup(k, strlen(k));
+	p.value.data.len = (int)strlen(k);
+	p.value.value.data = xstrndup(v, strlen(v));
+	p.value.value.len = (int)strlen(v);
+	if (MQTTProperties_add(ps, &p) != 0)
+		fail("cannot add user property %s", k);
+	free(p.value.data.data);
+	free(p.value.value.data);
+}
+
+/* Property id of message i of c, failing when it is absent. */
+static MQTTProperty *
+rx_prop(struct client *c, size_t i, enum MQTTPropertyCodes id)
+{
+	struct rx r = rx_get(c, i);
+	MQTTProperty *p = MQTTProperties_getProperty(&r.props, id);
+
+	if (p == NULL)
+		fail("%s msg #%zu on %s: no %s", c->id, i, r.topic,
+		    MQTTPropertyName(id));
+	return p;
+}
+
+static int
+rx_prop_count(struct client *c, size_t i, enum MQTTPropertyCodes id)
+{
+	struct rx r = rx_get(c, i);
+
+	return MQTTProperties_propertyCount(&r.props, id);
+}
+
+/* A string or binary property of message i is exactly len bytes of want. */
+static void
+rx_expect_bytes(struct client *c, size_t i, enum MQTTPropertyCodes id,
+    const void *want, size_t len)
+{
+	MQTTProperty *p = rx_prop(c, i, id);
+
+	if (rx_prop_count(c, i, id) != 1)
+		fail("%s msg #%zu: %d %s properties, want 1", c->id, i,
+		    rx_prop_count(c, i, id), MQTTPropertyName(id));
+	if ((size_t)p->value.data.len != len ||
+	    memcmp(p->value.data.data, want, len) != 0)
+		fail("%s msg #%zu: %s '%.*s' (%d bytes), want %zu bytes", c->id,
+		    i, MQTTPropertyName(id), p->value.data.len,
+		    p->value.data.data, p->value.data.len, len);
+}
+
+/* Message i carries exactly the n user properties kv[], in that order. */
+static void
+rx_expect_user(struct client *c, size_t i, const char *const (*kv)[2], int n)
+{
+	struct rx r = rx_get(c, i);
+	int k, have = rx_prop_count(c, i, MQTTPROPERTY_CODE_USER_PROPERTY);
+
+	if (have != n)
+		fail("%s msg #%zu on %s: %d user properties, want %d", c->id, i,
+		    r.topic, have, n);
+	for (k = 0; k < n; k++) {
+		MQTTProperty *p = MQTTProperties_getPropertyAt(
+		    &r.props, MQTTPROPERTY_CODE_USER_PROPERTY, k);
+		MQTTLenString *ks = &p->value.data, *vs = &p->value.value;
+
+		if ((size_t)ks->len != strlen(kv[k][0]) ||
+		    memcmp(ks->data, kv[k][0], (size_t)ks->len) != 0 ||
+		    (size_t)vs->len != strlen(kv[k][1]) ||
+		    memcmp(vs->data, kv[k][1], (size_t)vs->len) != 0)
+			fail("%s msg #%zu: user property #%d is '%.*s'='%.*s', "
+			     "want '%s'='%s'",
+			    c->id, i, k, ks->len, ks->data, vs->len, vs->data,
+			    kv[k][0], kv[k][1]);
+	}
+}
+
+/*
+ * SUBSCRIBE one filter from a 5.0 client with the No Local option and,
+ * when sub_id is not 0, a Subscription Identifier; the reason code must
+ * be the QoS asked for.
+ */
+static void
+client_subscribe5(
+    struct client *c, const char *filter, int qos, int no_local, int sub_id)
+{
+	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	char buf[256];
+	char *f[1] = {buf};
+	const int *g;
+
+	snprintf(buf, sizeof(buf), "%s", filter);
+	o.subscribeOptions.noLocal = (unsigned char)no_local;
+	if (sub_id != 0)
+		prop_int(&o.properties,
+		    MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER,
+		    (unsigned)sub_id);
+	g = subscribe_opts(c, 1, f, &qos, &o);
+	MQTTProperties_free(&o.properties);
+	if (g[0] != qos)
+		fail("subscribe %s at QoS %d: reason code %d", filter, qos,
+		    g[0]);
 }
 
 /* --- cases --- */
@@ -1622,6 +1961,322 @@ case_stomp_queue_to_paho(void)
 	client_close(w);
 }
 
+/* --- MQTT 5.0 cases --- */
+
+/*
+ * MQTT-3.3.2-15..-18: Payload Format Indicator, Content Type, Response
+ * Topic, Correlation Data and User Properties (a key repeated, order kept)
+ * reach the subscriber unchanged, and nothing is added.
+ */
+static void
+case_v5_properties(void)
+{
+	struct client *sub = client_new5("sub"), *pub = client_new5("pub");
+	struct client *v[] = {sub, pub};
+	static const char corr[] = {'\0', 'c', 'o', 'r', 'r', '\xff'};
+	static const char *const user[][2] = {
+	    {"k", "first"}, {"other", "x"}, {"k", "second"}};
+	const char *ctype = "application/json; charset=utf-8";
+	const char *body = "{\"n\": 1}";
+	MQTTProperties props = MQTTProperties_initializer;
+	char t[128], reply[128];
+	int n;
+
+	topic(t, sizeof(t), "v5props");
+	topic(reply, sizeof(reply), "v5props/reply");
+	connect_all(v, 2);
+	client_subscribe5(sub, t, 1, 0, 0);
+	prop_int(&props, MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR, 1);
+	prop_bytes(
+	    &props, MQTTPROPERTY_CODE_CONTENT_TYPE, ctype, strlen(ctype));
+	prop_bytes(
+	    &props, MQTTPROPERTY_CODE_RESPONSE_TOPIC, reply, strlen(reply));
+	prop_bytes(
+	    &props, MQTTPROPERTY_CODE_CORRELATION_DATA, corr, sizeof(corr));
+	for (n = 0; n < 3; n++)
+		prop_user(&props, user[n][0], user[n][1]);
+	client_publish_props(pub, t, body, strlen(body), 1, 0, &props);
+	client_flush(pub);
+	MQTTProperties_free(&props);
+	rx_wait(sub, 1);
+	rx_expect(sub, 0, t, body, 1, 0);
+	if (rx_prop(sub, 0, MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR)
+	        ->value.byte != 1)
+		fail("payload format indicator not 1");
+	rx_expect_bytes(
+	    sub, 0, MQTTPROPERTY_CODE_CONTENT_TYPE, ctype, strlen(ctype));
+	rx_expect_bytes(
+	    sub, 0, MQTTPROPERTY_CODE_RESPONSE_TOPIC, reply, strlen(reply));
+	rx_expect_bytes(
+	    sub, 0, MQTTPROPERTY_CODE_CORRELATION_DATA, corr, sizeof(corr));
+	rx_expect_user(sub, 0, user, 3);
+	n = rx_get(sub, 0).props.count;
+	if (n != 7)
+		fail("%d properties delivered, want the 7 published", n);
+	client_close(pub);
+	client_close(sub);
+}
+
+/*
+ * README (one copy for overlapping subscriptions) and MQTT-3.3.4-4:
+ * a message matching "a/#" (id 5) and "a/b" (id 7) arrives once with both
+ * identifiers; a subscription without one adds none.
+ */
+static void
+case_v5_sub_ids(void)
+{
+	struct client *sub = client_new5("sub"), *pub = client_new5("pub");
+	struct client *v[] = {sub, pub};
+	char f[128], ab[128], mark[128];
+	const char *e_sub[] = {ab, mark};
+	int n, k, ids[2];
+
+	topic(f, sizeof(f), "sid/a/#");
+	topic(ab, sizeof(ab), "sid/a/b");
+	topic(mark, sizeof(mark), "sid-mark");
+	connect_all(v, 2);
+	client_subscribe5(sub, f, 1, 0, 5);
+	client_subscribe5(sub, ab, 1, 0, 7);
+	client_subscribe5(sub, mark, 1, 0, 0);
+	client_publish_str(pub, ab, "both", 1, 0);
+	client_publish_str(pub, mark, "marker", 1, 0);
+	client_flush(pub);
+	rx_expect_only(sub, e_sub, 2);
+	rx_expect(sub, 0, ab, "both", 1, 0);
+	n = rx_prop_count(sub, 0, MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER);
+	if (n != 2)
+		fail("%d subscription identifiers, want 2 (5 and 7)", n);
+	for (k = 0; k < 2; k++) {
+		struct rx r = rx_get(sub, 0);
+
+		ids[k] = MQTTProperties_getNumericValueAt(
+		    &r.props, MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER, k);
+	}
+	if (!((ids[0] == 5 && ids[1] == 7) || (ids[0] == 7 && ids[1] == 5)))
+		fail("subscription identifiers %d and %d, want 5 and 7", ids[0],
+		    ids[1]);
+	n = rx_prop_count(sub, 1, MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER);
+	if (n != 0)
+		fail("marker carries %d subscription identifiers, want 0", n);
+	client_close(pub);
+	client_close(sub);
+}
+
+/*
+ * MQTT-3.8.3-3: with No Local a client does not get its own message; it
+ * still gets another client's on the same topic, then that one's marker.
+ */
+static void
+case_v5_no_local(void)
+{
+	struct client *me = client_new5("me"), *other = client_new5("other");
+	struct client *v[] = {me, other};
+	char t[128], mark[128];
+	const char *e_me[] = {t, mark};
+
+	topic(t, sizeof(t), "nolocal");
+	topic(mark, sizeof(mark), "nolocal-mark");
+	connect_all(v, 2);
+	client_subscribe5(me, t, 1, 1, 0);
+	client_subscribe5(me, mark, 1, 0, 0);
+	client_publish_str(me, t, "own", 1, 0);
+	client_flush(me);
+	client_publish_str(other, t, "other's", 1, 0);
+	client_publish_str(other, mark, "marker", 1, 0);
+	client_flush(other);
+	rx_expect_only(me, e_me, 2);
+	rx_expect(me, 0, t, "other's", 1, 0);
+	client_close(other);
+	client_close(me);
+}
+
+#define SHARED_N 10
+
+/* Messages of c on topic t so far (the caller holds no lock). */
+static int
+rx_count_topic(struct client *c, const char *t)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < rx_count(c); i++)
+		n += strcmp(rx_get(c, i).topic, t) == 0;
+	return n;
+}
+
+/*
+ * README (shared subscriptions, round robin): SHARED_N QoS 1 messages to
+ * $share/g/<topic> are split between the two members, each getting some,
+ * together each message exactly once. The members' own marker
+ * subscription, published to once all SHARED_N have arrived, proves no
+ * extra copy came.
+ */
+static void
+case_v5_shared(void)
+{
+	struct client *m[2] = {client_new5("sha"), client_new5("shb")};
+	struct client *pub = client_new5("pub"), *v[] = {m[0], m[1], pub};
+	char t[128], f[160], mark[128], want[32];
+	int seen[SHARED_N] = {0}, got[2] = {0, 0}, s, k;
+	size_t i;
+
+	topic(t, sizeof(t), "shared");
+	topic(mark, sizeof(mark), "shared-mark");
+	snprintf(f, sizeof(f), "$share/g/%s", t);
+	connect_all(v, 3);
+	for (s = 0; s < 2; s++) {
+		client_subscribe5(m[s], f, 1, 0, 0);
+		client_subscribe5(m[s], mark, 1, 0, 0);
+	}
+	publish_seq(pub, t, SHARED_N, 1);
+	client_flush(pub);
+	WAIT_UNTIL(m[0]->nrx + m[1]->nrx >= SHARED_N,
+	    "%d shared messages (have %zu + %zu)", SHARED_N, m[0]->nrx,
+	    m[1]->nrx);
+	client_publish_str(pub, mark, "marker", 1, 0);
+	client_flush(pub);
+	for (s = 0; s < 2; s++) {
+		size_t last = rx_wait_topic(m[s], mark);
+
+		if (last + 1 != rx_count(m[s]) ||
+		    rx_count_topic(m[s], mark) != 1)
+			fail("%s: %zu messages after the marker", m[s]->id,
+			    rx_count(m[s]) - last - 1);
+		for (i = 0; i < last; i++) {
+			struct rx r = rx_get(m[s], i);
+
+			if (sscanf(r.payload, "seq %d", &k) != 1 || k < 0 ||
+			    k >= SHARED_N)
+				fail("%s msg #%zu: payload '%s'", m[s]->id, i,
+				    r.payload);
+			snprintf(want, sizeof(want), "seq %d", k);
+			rx_expect(m[s], i, t, want, 1, 0);
+			if (seen[k]++)
+				fail("'%s' delivered twice", want);
+			got[s]++;
+		}
+	}
+	for (k = 0; k < SHARED_N; k++)
+		if (seen[k] != 1)
+			fail("'seq %d' delivered %d times", k, seen[k]);
+	if (got[0] == 0 || got[1] == 0)
+		fail("split %d / %d: a member got nothing", got[0], got[1]);
+	client_close(pub);
+	client_close(m[0]);
+	client_close(m[1]);
+}
+
+/*
+ * MQTT-3.3.2-6: a message published with Message Expiry Interval 60 is
+ * delivered with the interval left, 1..60.
+ */
+static void
+case_v5_message_expiry(void)
+{
+	struct client *sub = client_new5("sub"), *pub = client_new5("pub");
+	struct client *v[] = {sub, pub};
+	MQTTProperties props = MQTTProperties_initializer;
+	char t[128];
+	unsigned left;
+
+	topic(t, sizeof(t), "expiry");
+	connect_all(v, 2);
+	client_subscribe5(sub, t, 1, 0, 0);
+	prop_int(&props, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL, 60);
+	client_publish_props(pub, t, "expires", 7, 1, 0, &props);
+	client_flush(pub);
+	MQTTProperties_free(&props);
+	rx_wait(sub, 1);
+	rx_expect(sub, 0, t, "expires", 1, 0);
+	left = rx_prop(sub, 0, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL)
+	           ->value.integer4;
+	if (left < 1 || left > 60)
+		fail("message expiry interval %u, want 1..60", left);
+	client_close(pub);
+	client_close(sub);
+}
+
+/*
+ * Clean Start 0 + Session Expiry Interval 30: the session outlives the
+ * connection; QoS 1 messages published meanwhile arrive on reconnect,
+ * with session present 1 (MQTT-3.2.2-2).
+ */
+static void
+case_v5_session_expiry(void)
+{
+	struct client *p = client_new5("sexp"), *pub = client_new5("pub");
+	char t[128], id[128];
+
+	topic(t, sizeof(t), "sexp");
+	snprintf(id, sizeof(id), "%s", p->id);
+	client_connect_start(pub, MQTTVERSION_5, 1, 60, NULL);
+	p->session_expiry = 30;
+	if (client_connect_v(p, MQTTVERSION_5, 0) != 0)
+		fail("first connect: session present 1");
+	client_subscribe5(p, t, 1, 0, 0);
+	client_close(p);
+
+	WAIT_UNTIL(pub->conn != 0, "CONNACK for %s", pub->id);
+	if (pub->conn != 1)
+		fail("publisher refused: %d", pub->conn_code);
+	publish_seq(pub, t, 3, 1);
+	client_flush(pub);
+
+	p = client_new_id_v(id, 1);
+	p->session_expiry = 30;
+	if (client_connect_v(p, MQTTVERSION_5, 0) != 1)
+		fail("reconnect within the expiry: session present 0");
+	rx_resumed = true;
+	rx_expect_seq(p, 0, 3, t, 1);
+	client_close(p);
+	client_close(pub);
+	/* Drop the session: Clean Start 1, expiry 0. */
+	p = client_new_id_v(id, 1);
+	client_connect_v(p, MQTTVERSION_5, 1);
+	client_close(p);
+}
+
+/*
+ * One topic, a 5.0 and a 3.1.1 client subscribed, each publishing once:
+ * the 3.1.1 client gets the 5.0 message's payload intact (its PUBLISH has
+ * no properties field), the 5.0 client gets the 3.1.1 message with no
+ * user properties.
+ */
+static void
+case_v5_mixed(void)
+{
+	struct client *c5 = client_new5("five"), *c3 = client_new("v311");
+	struct client *v[] = {c5, c3};
+	static const char *const user[][2] = {{"origin", "5.0"}, {"k", "v"}};
+	MQTTProperties props = MQTTProperties_initializer;
+	char t[128];
+
+	topic(t, sizeof(t), "mixed");
+	connect_all(v, 2);
+	client_subscribe(c5, t, 1);
+	client_subscribe(c3, t, 1);
+	prop_user(&props, user[0][0], user[0][1]);
+	prop_user(&props, user[1][0], user[1][1]);
+	client_publish_props(c5, t, "from 5.0", 8, 1, 0, &props);
+	client_flush(c5);
+	MQTTProperties_free(&props);
+	rx_wait(c3, 1);
+	rx_expect(c3, 0, t, "from 5.0", 1, 0);
+	rx_wait(c5, 1);
+	rx_expect(c5, 0, t, "from 5.0", 1, 0);
+	rx_expect_user(c5, 0, user, 2);
+
+	client_publish_str(c3, t, "from 3.1.1", 1, 0);
+	client_flush(c3);
+	rx_wait(c5, 2);
+	rx_expect(c5, 1, t, "from 3.1.1", 1, 0);
+	rx_expect_user(c5, 1, NULL, 0);
+	rx_wait(c3, 2);
+	rx_expect(c3, 1, t, "from 3.1.1", 1, 0);
+	client_close(c3);
+	client_close(c5);
+}
+
 static const struct paho_case {
 	const char *name;
 	void (*run)(void);
@@ -1652,6 +2307,13 @@ static const struct paho_case {
     {"stomp_to_paho", case_stomp_to_paho},
     {"paho_to_stomp", case_paho_to_stomp},
     {"stomp_queue_to_paho", case_stomp_queue_to_paho},
+    {"v5_properties", case_v5_properties},
+    {"v5_sub_ids", case_v5_sub_ids},
+    {"v5_no_local", case_v5_no_local},
+    {"v5_shared", case_v5_shared},
+    {"v5_message_expiry", case_v5_message_expiry},
+    {"v5_session_expiry", case_v5_session_expiry},
+    {"v5_mixed", case_v5_mixed},
 };
 
 static void
