@@ -1,4 +1,4 @@
-"""MQTT 3.1 / 3.1.1 behaviour seen through paho.mqtt.c (MQTTAsync).
+"""MQTT 3.1, 3.1.1 and 5.0 behaviour (and MQTT<->STOMP) seen through paho.mqtt.c.
 
 The cases live in one C program, paho_client.c; `paho_client --list` names
 them and `paho_client CASE HOST PORT` runs one (exit 0 = pass, the reason
