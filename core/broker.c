@@ -11,9 +11,6 @@
 
 #define BROKER_TABLE_MIN 64
 
-/* MQTT 5 reason "session taken over", the only kick core issues itself. */
-#define BROKER_RC_TAKEN_OVER 0x8E
-
 struct broker *
 broker_new(const struct config *conf, struct store *store)
 {
@@ -296,7 +293,7 @@ broker_session_open(struct broker *b, const char *id, size_t len, bool clean,
 	*present = false;
 	if (s && session_is_online(s)) {
 		/* MQTT-3.1.4-2: take over; the old connection's will fires. */
-		s->ops->kick(s->owner, BROKER_RC_TAKEN_OVER);
+		s->ops->kick(s->owner, SESSION_KICK_TAKEN_OVER);
 		ASSERT(!session_is_online(s));
 		broker_stop_waiting(s);
 		broker_will_trigger(b, s, now_ms);

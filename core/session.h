@@ -61,6 +61,11 @@ struct share_ref *share_ref_new(
 struct share_ref *share_ref_take(struct share_ref *r);
 void share_ref_drop(struct share_ref *r);
 
+/* Why core takes a session from its connection (adapters map it). */
+enum session_kick {
+	SESSION_KICK_TAKEN_OVER = 1, /* a new connection with the same id */
+};
+
 enum delivery_state {
 	DELIVERY_QUEUED = 0,
 	DELIVERY_SENT, /* PUBLISH sent, awaiting PUBACK / PUBREC */
@@ -100,11 +105,11 @@ struct session_ops {
 	/* Back-pressure on this publisher is lifted: resume reading. */
 	void (*resume)(void *owner);
 	/*
-	 * The session is being taken from this connection (takeover,
-	 * administrative expiry): close it with this MQTT 5 style reason.
-	 * After the call the session is detached (owner NULL).
+	 * The session is being taken from this connection: close it, telling
+	 * the client why in the protocol's own terms. After the call the
+	 * session is detached (owner NULL).
 	 */
-	void (*kick)(void *owner, uint8_t reason);
+	void (*kick)(void *owner, enum session_kick why);
 };
 
 struct session_sub {

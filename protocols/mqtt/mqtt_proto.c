@@ -1294,9 +1294,12 @@ mqtt_session_resume(void *owner)
 }
 
 static void
-mqtt_session_kick(void *owner, uint8_t reason)
+mqtt_session_kick(void *owner, enum session_kick why)
 {
 	struct mqtt_conn *c = owner;
+	uint8_t reason = MQTT_RC_SESSION_TAKEN_OVER; /* MQTT-3.1.4-3 */
+
+	ASSERT(why == SESSION_KICK_TAKEN_OVER); /* the only kick there is */
 
 	session_detach(c->sess);
 	c->sess = NULL;

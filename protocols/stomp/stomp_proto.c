@@ -1663,7 +1663,7 @@ stomp_session_resume(void *owner)
 }
 
 static void
-stomp_session_kick(void *owner, uint8_t reason UNUSED)
+stomp_session_kick(void *owner, enum session_kick why UNUSED)
 {
 	struct stomp_conn *c = owner;
 

@@ -90,7 +90,7 @@ c_resume(void *p)
 }
 
 static void
-c_kick(void *p, uint8_t r UNUSED)
+c_kick(void *p, enum session_kick r UNUSED)
 {
 	session_detach(((struct consumer *)p)->s);
 }

@@ -36,7 +36,7 @@ struct owner {
 	bool refuse; /* send() reports "too large" */
 	int resumed;
 	int kicked;
-	uint8_t kick_reason;
+	enum session_kick kick_reason;
 };
 
 struct fixture {
@@ -90,7 +90,7 @@ owner_resume(void *p)
 }
 
 static void
-owner_kick(void *p, uint8_t reason)
+owner_kick(void *p, enum session_kick reason)
 {
 	struct owner *o = p;
 
@@ -559,7 +559,7 @@ test_takeover(void **state)
 	session_set_will(a, mk("will/a", "taken", 1, false, 0), 0);
 	a = broker_session_open(f->b, "a", 1, false, &present, 0);
 	assert_int_equal(f->o[1].kicked, 1);
-	assert_int_equal(f->o[1].kick_reason, 0x8E);
+	assert_int_equal(f->o[1].kick_reason, SESSION_KICK_TAKEN_OVER);
 	assert_true(present);
 	assert_int_equal(f->o[0].nsent, 1); /* the will of the old link */
 	assert_int_equal(topic_tree_count(f->b->subs), 2); /* kept */

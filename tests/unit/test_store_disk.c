@@ -58,7 +58,7 @@ owner_resume(void *p UNUSED)
 }
 
 static void
-owner_kick(void *p UNUSED, uint8_t rc UNUSED)
+owner_kick(void *p UNUSED, enum session_kick rc UNUSED)
 {
 }
 
