@@ -203,6 +203,8 @@ static const struct config_key config_keys[] = {
         .max = 3600, .def = 10},
     {"max_topic_levels", CONFIG_T_UINT, GLOBAL(max_topic_levels), .min = 1,
         .max = 65535, .def = 128},
+    {"max_subscriptions", CONFIG_T_UINT, GLOBAL(max_subscriptions),
+        .max = UINT32_MAX, .def = 10000},
 
     /* STOMP */
     {"stomp_max_headers", CONFIG_T_UINT, GLOBAL(stomp_max_headers), .min = 1,

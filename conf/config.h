@@ -116,6 +116,7 @@ struct config {
 	bool retain_available; /* default true */
 	uint32_t connect_timeout; /* s to send CONNECT after TCP, default 10 */
 	uint32_t max_topic_levels; /* default 128 */
+	uint32_t max_subscriptions; /* per client, 0 = unlimited; 10000 */
 
 	/* STOMP (Junction keys) */
 	uint32_t stomp_max_headers; /* header lines per frame, default 64 */

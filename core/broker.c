@@ -253,6 +253,7 @@ broker_sub_free(struct broker *b, struct session *s, struct session_sub *sub)
 	if (s->stored)
 		store_sub_del(b->store, s, sub);
 	list_del(&sub->link);
+	s->nsubs--;
 	share_ref_drop(sub->opts.share);
 	free(sub->filter);
 	free(sub->group);
@@ -699,6 +700,7 @@ broker_subscribe(struct broker *b, struct session *s, const char *filter,
 			sub->opts.share =
 			    share_ref_new(filter, flen, group, glen);
 		list_add_tail(&s->subs, &sub->link);
+		s->nsubs++;
 	}
 	o.share = sub->opts.share;
 	sub->opts = o;
@@ -714,6 +716,16 @@ broker_subscribe(struct broker *b, struct session *s, const char *filter,
 	if (s->stored)
 		store_sub_put(b->store, s, sub);
 	return opts->qos;
+}
+
+bool
+broker_sub_allowed(const struct broker *b, struct session *s,
+    const char *filter, size_t flen, const char *group, size_t glen)
+{
+	uint32_t max = b->conf->max_subscriptions;
+
+	return max == 0 || s->nsubs < max ||
+	    broker_sub_find(s, filter, flen, group, glen) != NULL;
 }
 
 bool

@@ -168,6 +168,13 @@ void broker_send_retained(struct broker *b, struct session *s,
     const char *filter, size_t flen, const struct sub_opts *opts, bool existed,
     uint64_t now_ms);
 
+/*
+ * May s subscribe to filter in group: it already has that subscription
+ * (a replacement), or holds fewer than max_subscriptions?
+ */
+bool broker_sub_allowed(const struct broker *b, struct session *s,
+    const char *filter, size_t flen, const char *group, size_t glen);
+
 /* Returns false if there was no such subscription. */
 bool broker_unsubscribe(struct broker *b, struct session *s, const char *filter,
     size_t flen, const char *group, size_t glen);

@@ -146,6 +146,7 @@ struct session {
 	size_t inq2_count;
 
 	struct list subs; /* struct session_sub */
+	size_t nsubs;
 	struct list consumers; /* struct queue_consumer, see queue.c */
 
 	struct msg *will; /* owned reference or NULL */

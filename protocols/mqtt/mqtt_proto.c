@@ -824,6 +824,9 @@ mqtt_sub_one(struct mqtt_conn *c, const struct mqtt_str *s,
 		return mqtt_sub_code(c, rc);
 	if (f.group && o->no_local)
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.8.3-4 */
+	if (!broker_sub_allowed(
+	        c->b, c->sess, f.filter, f.flen, f.group, f.glen))
+		return mqtt_sub_code(c, MQTT_RC_QUOTA_EXCEEDED); /* README */
 	return broker_subscribe(
 	    c->b, c->sess, f.filter, f.flen, f.group, f.glen, &opts, existed);
 }

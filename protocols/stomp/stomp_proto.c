@@ -1117,6 +1117,9 @@ stomp_on_subscribe(
 		err = "use /queue/NAME to reach a queue";
 	else if (stomp_sub_is_dup(c, &s))
 		err = "already subscribed to this destination";
+	else if (c->b->conf->max_subscriptions &&
+	    c->nsubs >= c->b->conf->max_subscriptions)
+		err = "too many subscriptions"; /* max_subscriptions */
 	if (err != NULL) {
 		stomp_sub_fini(&s);
 		stomp_fail(c, err);

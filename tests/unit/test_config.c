@@ -180,6 +180,7 @@ static const struct num_key num_keys[] = {
     NUM(max_topic_alias, 0, 65535, false),
     NUM(connect_timeout, 1, 3600, false),
     NUM(max_topic_levels, 1, 65535, false),
+    NUM(max_subscriptions, 0, UINT32_MAX, false),
     NUM(max_redeliveries, 1, 1000, false),
     NUM(redelivery_delay, 0, 3600000, false),
     NUM(redelivery_backoff, 1, 100, false),
@@ -801,7 +802,7 @@ test_every_key_documented(void **state)
 	for (i = 0; (name = config_key_name(i)) != NULL; i++)
 		if (!documents(text, name))
 			fail_msg("junction.conf does not document '%s'", name);
-	assert_int_equal(i, 36);
+	assert_int_equal(i, 37);
 	free(text);
 }
 
