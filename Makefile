@@ -119,7 +119,10 @@ san: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
 	@BUILD=build/san SAN=1 scripts/run-tests.sh
 
-bench: deps-test
+# Never part of `make test`: minutes long and machine-dependent. run.sh
+# ends by printing where the results are.
+bench:
+	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory $(JUNCTION) $(JBENCH)
 	@BUILD=$(BUILD) bench/run.sh
 
