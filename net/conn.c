@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@
 #define CONN_WRITES_PER_FLUSH 8
 /* An input remainder below this is kept in an allocation of its size. */
 #define CONN_IN_MIN 256
+/* Ready sockets taken from the connection epoll set per libevent wakeup. */
+#define CONN_POLL_BATCH 256
 
 enum conn_state {
 	CONN_OPEN, /* reading and writing */
@@ -43,32 +46,39 @@ struct conn_in {
 
 /*
  * Kept small on purpose: an idle connection is this struct and nothing
- * else. One event serves reads and writes; its interest set is
- * recomputed by conn_io_update() whenever state, pause or wblocked
- * change (write interest only while the socket is full, which is rare).
+ * else (issue 6 budgets 500 bytes of RSS per idle connection, adapter
+ * and session included). Sockets are not libevent events: they live in
+ * one epoll set of the server's (srv->conn_epfd), which libevent watches
+ * as a single fd, so a connection carries no 128-byte struct event and
+ * no libevent fd-map entry. The interest set is recomputed by
+ * conn_io_update() whenever state, pause or wblocked change (write
+ * interest only while the socket is full, which is rare).
  */
 struct conn {
 	uint32_t magic;
 	int fd;
+	uint32_t id; /* "c42" in logs */
 	unsigned state : 2;
 	unsigned paused : 1; /* adapter asked us to stop reading */
 	unsigned hiwat : 1; /* output passed CONN_HIWAT: drained owed */
 	unsigned wblocked : 1; /* socket full: waiting to be writable */
-	unsigned io : 2; /* EV_READ | EV_WRITE the event is armed for */
+	unsigned io : 2; /* CONN_IO_READ | CONN_IO_WRITE in the epoll set */
 	unsigned drain : 1; /* we closed: linger on the socket (conn_drain) */
-	struct server *srv;
-	struct listener *l;
+	unsigned lingered : 1; /* CLOSING through one tick already */
+	struct listener *l; /* outlives its connections; l->srv */
 	void *p; /* adapter state */
 	const char *reason; /* why it closed; first one wins */
-	uint64_t id;
-	uint64_t linger_until; /* CLOSING: give up flushing at this ms */
 	struct list link; /* srv->conns */
 	struct list dirty; /* srv->dirty */
 	struct list defer; /* srv->resume or srv->reap */
 	struct conn_in *in; /* NULL when empty */
 	struct evbuffer *out; /* NULL when empty */
-	struct event ev;
 	char peer[]; /* "ADDR:PORT" */
+};
+
+enum {
+	CONN_IO_READ = 1,
+	CONN_IO_WRITE = 2,
 };
 
 static const struct {
@@ -84,8 +94,6 @@ static const struct {
 };
 
 static const struct proto_out conn_out;
-
-static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 
 /* A static reason for a socket errno (adapters keep the pointer). */
 static const char *
@@ -143,48 +151,36 @@ conn_list_take(struct list *dst, struct list *src)
 	list_init(src);
 }
 
-/* ---- the one event ---- */
-
-/* Time left before a closing connection stops trying to flush. */
-static struct timeval
-conn_linger_left(const struct conn *c)
-{
-	uint64_t now = clock_now_ms();
-	uint64_t left = c->linger_until > now ? c->linger_until - now : 0;
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(left / 1000);
-	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
-	return tv;
-}
+/* ---- the connection epoll set ---- */
 
 /*
- * Arm the event for what c wants now: reads while open and not paused,
- * writes while the socket is full. A closing connection waiting to
- * write is re-armed every time, with the time left of its linger.
+ * Put c's socket in the epoll set for what c wants now: reads while open
+ * and not paused, writes while the socket is full. With no interest the
+ * socket leaves the set (an fd in the set always reports hang-ups). A
+ * closing connection that cannot write is given up by the once-a-second
+ * tick (conn_linger_tick).
  */
 static void
 conn_io_update(struct conn *c)
 {
 	unsigned want = 0;
-	bool linger = c->state == CONN_CLOSING && c->wblocked;
-	struct timeval tv;
+	struct epoll_event ev = {.data.ptr = c};
+	int op, rc;
 
 	if (conn_is_reading(c))
-		want |= EV_READ;
+		want |= CONN_IO_READ;
 	if (c->wblocked)
-		want |= EV_WRITE;
-	if (want == c->io && !linger)
+		want |= CONN_IO_WRITE;
+	if (want == c->io)
 		return;
-	if (c->io != 0)
-		event_del(&c->ev);
-	c->io = want & (EV_READ | EV_WRITE);
-	if (want == 0)
-		return;
-	event_assign(&c->ev, c->srv->base, c->fd, (short)(want | EV_PERSIST),
-	    conn_io_cb, c);
-	tv = conn_linger_left(c);
-	event_add(&c->ev, linger ? &tv : NULL);
+	ev.events = ((want & CONN_IO_READ) ? EPOLLIN : 0) |
+	    ((want & CONN_IO_WRITE) ? EPOLLOUT : 0);
+	op = c->io == 0 ? EPOLL_CTL_ADD
+	    : want == 0 ? EPOLL_CTL_DEL
+	                : EPOLL_CTL_MOD;
+	rc = epoll_ctl(c->l->srv->conn_epfd, op, c->fd, &ev);
+	ASSERT(rc == 0);
+	c->io = want;
 }
 
 /* ---- the close path ---- */
@@ -197,8 +193,8 @@ conn_reap_later(struct conn *c)
 	conn_io_update(c);
 	list_del(&c->dirty);
 	list_del(&c->defer);
-	list_add_tail(&c->srv->reap, &c->defer);
-	server_kick(c->srv);
+	list_add_tail(&c->l->srv->reap, &c->defer);
+	server_kick(c->l->srv);
 }
 
 static void
@@ -233,13 +229,30 @@ conn_abort(struct conn *c, const char *reason)
 	conn_reap_later(c);
 }
 
+/*
+ * Once a second for a connection still closing: the first tick starts
+ * its linger, the second ends it (its last words could not be written
+ * in time), so a peer that stops reading is dropped after one to two
+ * seconds (CONN_LINGER_TICKS) without a timer per connection.
+ */
+static void
+conn_linger_tick(struct conn *c)
+{
+	if (!c->lingered) {
+		c->lingered = 1;
+		return;
+	}
+	conn_log(c, LOG_LEVEL_DEBUG, "gave up flushing output", NULL);
+	conn_abort(c, NULL);
+}
+
 static void
 conn_mark_dirty(struct conn *c)
 {
 	if (conn_pending(c) > CONN_HIWAT)
 		c->hiwat = 1;
 	if (!c->wblocked && !list_is_linked(&c->dirty))
-		list_add_tail(&c->srv->dirty, &c->dirty);
+		list_add_tail(&c->l->srv->dirty, &c->dirty);
 }
 
 void
@@ -250,13 +263,12 @@ conn_close(struct conn *c, const char *reason)
 		return;
 	c->state = CONN_CLOSING;
 	c->reason = reason;
-	c->drain = !c->srv->stopping;
+	c->drain = !c->l->srv->stopping;
 	list_del(&c->defer);
 	if (conn_pending(c) == 0) {
 		conn_reap_later(c);
 		return;
 	}
-	c->linger_until = clock_now_ms() + CONN_LINGER_MS;
 	conn_io_update(c);
 	conn_mark_dirty(c);
 }
@@ -353,8 +365,8 @@ static void
 conn_free(struct conn *c)
 {
 	ASSERT(c->io == 0); /* conn_reap_later() disarmed it */
-	if (c->drain && !c->srv->stopping)
-		conn_drain(c->srv, c->fd);
+	if (c->drain && !c->l->srv->stopping)
+		conn_drain(c->l->srv, c->fd);
 	else
 		close(c->fd);
 	conn_out_free(c);
@@ -367,7 +379,7 @@ conn_free(struct conn *c)
 static void
 conn_reap(struct conn *c)
 {
-	struct broker *b = c->srv->broker;
+	struct broker *b = c->l->srv->broker;
 
 	list_del(&c->defer);
 	list_del(&c->link);
@@ -479,7 +491,7 @@ conn_feed(struct conn *c, const uint8_t *data, size_t len)
 static void
 conn_read(struct conn *c)
 {
-	uint8_t *buf = c->srv->scratch;
+	uint8_t *buf = c->l->srv->scratch;
 	ssize_t n;
 
 	for (int i = 0; i < CONN_READS_PER_TURN && conn_is_reading(c); i++) {
@@ -564,19 +576,54 @@ conn_flush_dirty(struct server *srv)
 
 /* Writable first (it frees buffer space), then readable. */
 static void
-conn_io_cb(evutil_socket_t fd UNUSED, short what, void *arg)
+conn_on_ready(struct conn *c, uint32_t events)
 {
-	struct conn *c = arg;
+	/* Errors and hang-ups surface through the read or write call. */
+	uint32_t err = events & (EPOLLERR | EPOLLHUP);
 
-	if (what & EV_TIMEOUT) {
-		conn_log(c, LOG_LEVEL_DEBUG, "gave up flushing output", NULL);
-		conn_abort(c, NULL);
-		return;
-	}
-	if ((what & EV_WRITE) && c->wblocked)
+	if (c->state == CONN_DEAD)
+		return; /* reaped earlier in this batch; freed after it */
+	if ((events & EPOLLOUT || err) && c->wblocked)
 		conn_flush(c);
-	if ((what & EV_READ) && conn_is_reading(c))
+	if ((events & EPOLLIN || err) && conn_is_reading(c))
 		conn_read(c);
+}
+
+/*
+ * libevent found the epoll set readable: run one batch of ready sockets.
+ * Level-triggered, so what is left over wakes the next loop turn. No
+ * connection is freed inside the batch (frees wait for
+ * conn_run_deferred), so every pointer in it stays valid.
+ */
+static void
+conn_poll_cb(evutil_socket_t fd, short what UNUSED, void *arg)
+{
+	struct epoll_event evs[CONN_POLL_BATCH];
+	int n = epoll_wait(fd, evs, CONN_POLL_BATCH, 0);
+
+	(void)arg;
+	for (int i = 0; i < n; i++)
+		conn_on_ready(evs[i].data.ptr, evs[i].events);
+}
+
+void
+conn_poll_init(struct server *srv)
+{
+	srv->conn_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->conn_epfd < 0) {
+		log_error("epoll_create1: %s", strerror(errno));
+		exit(1);
+	}
+	event_assign(&srv->conn_poll, srv->base, srv->conn_epfd,
+	    EV_READ | EV_PERSIST, conn_poll_cb, srv);
+	event_add(&srv->conn_poll, NULL);
+}
+
+void
+conn_poll_fini(struct server *srv)
+{
+	event_del(&srv->conn_poll);
+	close(srv->conn_epfd);
 }
 
 static struct evbuffer *
@@ -650,8 +697,8 @@ conn_out_pause(void *io, bool paused)
 	list_del(&c->defer);
 	conn_io_update(c);
 	if (!paused && c->in != NULL) {
-		list_add_tail(&c->srv->resume, &c->defer);
-		server_kick(c->srv);
+		list_add_tail(&c->l->srv->resume, &c->defer);
+		server_kick(c->l->srv);
 	}
 }
 
@@ -698,6 +745,8 @@ conn_tick_all(struct server *srv, uint64_t now_ms)
 		c = CONTAINER_OF(it, struct conn, link);
 		if (c->state == CONN_OPEN)
 			c->l->ops->tick(c->p, now_ms);
+		else if (c->state == CONN_CLOSING)
+			conn_linger_tick(c);
 	}
 }
 
@@ -713,9 +762,8 @@ conn_new(struct listener *l, int fd, const char *peer)
 	c->magic = CONN_MAGIC;
 	c->state = CONN_OPEN;
 	c->fd = fd;
-	c->srv = srv;
 	c->l = l;
-	c->id = ++srv->next_id;
+	c->id = (uint32_t)++srv->next_id;
 	memcpy(c->peer, peer, plen);
 	list_init(&c->dirty);
 	list_init(&c->defer);

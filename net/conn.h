@@ -22,7 +22,7 @@
  * end of the loop turn, so every write of a turn leaves in one writev.
  *
  * Closing: conn_close() is the one close path. It stops reading, lets
- * queued output flush for at most CONN_LINGER_MS, then (from the
+ * queued output flush for one to two seconds (two server ticks), then (from the
  * server's reap list, after every callback has unwound) calls
  * proto->close exactly once, logs "closed: REASON" and frees. A dead
  * peer (EOF, socket error) skips the flush.
@@ -38,14 +38,20 @@
 /* Output above HIWAT arms proto->drained, called once it falls below LOWAT. */
 #define CONN_HIWAT (256 * 1024)
 #define CONN_LOWAT (64 * 1024)
-/* How long a closing connection may take to flush its output. */
-#define CONN_LINGER_MS 2000
 /* How long a socket we closed keeps draining input (see conn_drain). */
 #define CONN_DRAIN_MS 1000
 
 struct conn;
 struct listener;
 struct server;
+
+/*
+ * The server's epoll set of connection sockets, watched by libevent as
+ * one fd (see struct conn). Init exits on failure; fini after the last
+ * connection is freed.
+ */
+void conn_poll_init(struct server *srv);
+void conn_poll_fini(struct server *srv);
 
 /*
  * Adopt the accepted socket fd (non-blocking) from l, peer at sa, and

@@ -121,6 +121,7 @@ server_new(struct broker *b, const struct config *conf, const char *fname)
 	list_init(&srv->drains);
 	server_events_init(srv);
 	server_store_init(srv);
+	conn_poll_init(srv);
 	return srv;
 }
 
@@ -188,6 +189,7 @@ server_free(struct server *srv)
 	event_del(&srv->sigterm);
 	event_del(&srv->store_done);
 	event_del(&srv->store_sync);
+	conn_poll_fini(srv);
 	event_base_free(srv->base);
 	free(srv->scratch);
 	free(srv);

@@ -52,6 +52,8 @@ struct server {
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 
+	int conn_epfd; /* epoll set of connection sockets (conn.c) */
+	struct event conn_poll; /* libevent's watch on conn_epfd */
 	struct event kick;
 	struct event tick;
 	struct event sigint;
