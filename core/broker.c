@@ -396,28 +396,65 @@ struct broker_route {
 	struct session *origin;
 };
 
+/*
+ * One session matched by the message being routed: the highest QoS and
+ * the retain-as-published of its matching subscriptions, and their
+ * identifiers in match order. Entries are reused from one message to the
+ * next.
+ */
+struct broker_match {
+	struct session *s;
+	uint8_t qos;
+	bool rap;
+	uint8_t nids;
+	uint32_t ids[SESSION_MAX_SUB_IDS];
+};
+
+/*
+ * s's entry if s was already matched by this message: its match_slot is
+ * stale otherwise, and then points past the entries in use or at another
+ * session's.
+ */
+static struct broker_match *
+broker_match_find(struct broker *b, struct session *s)
+{
+	size_t i = s->match_slot;
+
+	return i < b->nmatched && b->matched[i].s == s ? &b->matched[i] : NULL;
+}
+
+static struct broker_match *
+broker_match_new(struct broker *b, struct session *s)
+{
+	struct broker_match *e;
+
+	if (b->nmatched == b->matched_cap) {
+		ASSERT(b->matched_cap < UINT32_MAX / 2);
+		b->matched_cap = b->matched_cap ? b->matched_cap * 2 : 64;
+		b->matched =
+		    xrealloc(b->matched, b->matched_cap * sizeof(*b->matched));
+	}
+	s->match_slot = (uint32_t)b->nmatched;
+	e = &b->matched[b->nmatched++];
+	e->s = s;
+	e->qos = 0;
+	e->rap = false;
+	e->nids = 0;
+	return e;
+}
+
 static void
 broker_match_add(
     struct broker *b, struct session *s, const struct sub_opts *opts)
 {
-	if (s->match_gen != b->match_gen) {
-		s->match_gen = b->match_gen;
-		s->match_qos = opts->qos;
-		s->match_rap = opts->retain_as_published;
-		s->match_nids = 0;
-		if (b->nmatched == b->matched_cap) {
-			b->matched_cap =
-			    b->matched_cap ? b->matched_cap * 2 : 64;
-			b->matched = xrealloc(
-			    b->matched, b->matched_cap * sizeof(*b->matched));
-		}
-		b->matched[b->nmatched++] = s;
-	} else {
-		s->match_qos = MAX(s->match_qos, opts->qos);
-		s->match_rap = s->match_rap || opts->retain_as_published;
-	}
-	if (opts->sub_id && s->match_nids < SESSION_MAX_SUB_IDS)
-		s->match_ids[s->match_nids++] = opts->sub_id;
+	struct broker_match *e = broker_match_find(b, s);
+
+	if (e == NULL)
+		e = broker_match_new(b, s);
+	e->qos = MAX(e->qos, opts->qos);
+	e->rap = e->rap || opts->retain_as_published;
+	if (opts->sub_id && e->nids < SESSION_MAX_SUB_IDS)
+		e->ids[e->nids++] = opts->sub_id;
 }
 
 static void
@@ -487,12 +524,13 @@ broker_fan_out(struct broker *b, struct msg *m, uint64_t now_ms)
 	struct session *blocked = NULL;
 
 	for (size_t i = 0; i < b->nmatched; i++) {
-		struct session *s = b->matched[i];
+		struct broker_match *e = &b->matched[i];
+		struct session *s = e->s;
 		struct session_offer o = {.m = m,
-		    .qos = MIN(m->qos, s->match_qos),
-		    .retain = s->match_rap && m->retain,
-		    .sub_ids = s->match_ids,
-		    .nsub_ids = s->match_nids};
+		    .qos = MIN(m->qos, e->qos),
+		    .retain = e->rap && m->retain,
+		    .sub_ids = e->ids,
+		    .nsub_ids = e->nids};
 
 		if (!session_deliver(s, &o, now_ms) && session_is_online(s))
 			blocked = s;
@@ -641,7 +679,6 @@ broker_publish(
 		b->stats.dropped_expired++;
 		return true;
 	}
-	b->match_gen++;
 	topic_tree_match(b->subs, m->topic, m->topic_len, broker_match_sub,
 	    broker_match_group, &r);
 	blocked = broker_fan_out(b, m, now_ms);

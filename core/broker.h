@@ -68,8 +68,7 @@ struct broker {
 	size_t nsessions;
 	struct list sessions; /* every session, for the timer sweep */
 
-	uint64_t match_gen; /* routing dedup stamp */
-	struct session **matched;
+	struct broker_match *matched; /* routing scratch, reused */
 	size_t nmatched, matched_cap;
 	struct broker_pick *picks; /* share-group members picked */
 	size_t npicks, picks_cap;

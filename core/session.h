@@ -153,12 +153,11 @@ struct session {
 	uint32_t will_delay_s;
 	uint64_t will_at_ms; /* pending delayed will; 0 = none */
 
-	/* routing scratch (broker.c) */
-	uint64_t match_gen;
-	uint8_t match_qos;
-	bool match_rap;
-	uint8_t match_nids;
-	uint32_t match_ids[SESSION_MAX_SUB_IDS];
+	/*
+	 * routing (broker.c): this session's entry in the broker's match
+	 * array while one message is routed; stale in between
+	 */
+	uint32_t match_slot;
 
 	/* back-pressure */
 	struct list waiters; /* publishers blocked on our queue */

@@ -421,6 +421,47 @@ test_overlap_one_copy(void **state)
 	assert_int_equal(o->sent[0].sub_ids[0] + o->sent[0].sub_ids[1], 11);
 }
 
+/* Sum of the subscription ids on owner o's delivery i. */
+static uint32_t
+sent_ids_sum(const struct owner *o, int i)
+{
+	uint32_t sum = 0;
+
+	for (int k = 0; k < o->sent[i].nsub_ids; k++)
+		sum += o->sent[i].sub_ids[k];
+	return sum;
+}
+
+/*
+ * One copy per session per message, with every matching id, while the
+ * set and order of matched sessions changes from message to message.
+ */
+static void
+test_overlap_across_messages(void **state)
+{
+	static const char *topics[] = {"t/a", "t/b", "t/a", "t/c", "t/b"};
+	static const uint32_t sums[][3] = {{1 + 2, 3, 5 + 6}, {1, 3 + 4, 5 + 6},
+	    {1 + 2, 3, 5 + 6}, {1, 3, 5 + 6}, {1, 3 + 4, 5 + 6}};
+	struct fixture *f = *state;
+	struct session *a = connect(f, 0, "a", true, 0, 10, 0);
+	struct session *b = connect(f, 1, "b", true, 0, 10, 0);
+	struct session *c = connect(f, 2, "c", true, 0, 10, 0);
+
+	sub(f, a, "t/#", 0, 1);
+	sub(f, a, "t/a", 0, 2);
+	sub(f, b, "t/b", 0, 4);
+	sub(f, b, "t/#", 0, 3);
+	sub(f, c, "t/+", 0, 5);
+	sub(f, c, "t/#", 0, 6);
+	for (int i = 0; i < (int)ARRAY_LEN(topics); i++) {
+		publish(f, NULL, topics[i], "x", 0, false, 0);
+		for (int k = 0; k < 3; k++) {
+			assert_int_equal(f->o[k].nsent, i + 1);
+			assert_int_equal(sent_ids_sum(&f->o[k], i), sums[i][k]);
+		}
+	}
+}
+
 static void
 test_qos0_keeps_sub_ids(void **state)
 {
@@ -727,6 +768,7 @@ main(void)
 	    T(test_expired_not_delivered),
 	    T(test_inq2),
 	    T(test_overlap_one_copy),
+	    T(test_overlap_across_messages),
 	    T(test_no_local),
 	    T(test_qos0_keeps_sub_ids),
 	    T(test_retained_on_subscribe),
