@@ -2,7 +2,6 @@
 #include "net/conn.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
@@ -19,12 +18,13 @@
 #include "net/clock.h"
 #include "net/listener.h"
 #include "net/log.h"
+#include "net/outq.h"
 #include "net/server.h"
 
 #define CONN_MAGIC 0x636f6e6eU
 /* Reads per readable event: bounds one busy peer's share of a turn. */
 #define CONN_READS_PER_TURN 4
-/* writev calls per flush; evbuffer_write sends up to 128 chains each. */
+/* writev calls per flush; each sends up to 128 pieces (outq.c). */
 #define CONN_WRITES_PER_FLUSH 8
 /* An input remainder below this is kept in an allocation of its size. */
 #define CONN_IN_MIN 256
@@ -72,7 +72,7 @@ struct conn {
 	struct list dirty; /* srv->dirty */
 	struct list defer; /* srv->resume or srv->reap */
 	struct conn_in *in; /* NULL when empty */
-	struct evbuffer *out; /* NULL when empty */
+	struct outq *out; /* NULL when empty */
 	char peer[]; /* "ADDR:PORT" */
 };
 
@@ -134,7 +134,7 @@ conn_is_reading(const struct conn *c)
 static size_t
 conn_pending(const struct conn *c)
 {
-	return c->out != NULL ? evbuffer_get_length(c->out) : 0;
+	return c->out != NULL ? outq_len(c->out) : 0;
 }
 
 /* Move every element of src onto dst (empty), leaving src empty. */
@@ -208,7 +208,7 @@ static void
 conn_out_free(struct conn *c)
 {
 	if (c->out != NULL)
-		evbuffer_free(c->out);
+		outq_put(&c->l->srv->outq_cache, c->out);
 	c->out = NULL;
 }
 
@@ -539,11 +539,11 @@ conn_after_flush(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
-	int n;
+	ssize_t n;
 
 	c->wblocked = 0;
 	for (int i = 0; i < CONN_WRITES_PER_FLUSH && conn_pending(c); i++) {
-		n = evbuffer_write(c->out, c->fd);
+		n = outq_write(c->out, c->fd);
 		if (n > 0)
 			continue;
 		if (n < 0 && errno == EINTR)
@@ -626,13 +626,11 @@ conn_poll_fini(struct server *srv)
 	close(srv->conn_epfd);
 }
 
-static struct evbuffer *
+static struct outq *
 conn_out_buf(struct conn *c)
 {
-	if (c->out == NULL) {
-		c->out = evbuffer_new();
-		ASSERT(c->out != NULL);
-	}
+	if (c->out == NULL)
+		c->out = outq_get(&c->l->srv->outq_cache);
 	return c->out;
 }
 
@@ -640,39 +638,24 @@ static void
 conn_out_write(void *io, const void *buf, size_t len)
 {
 	struct conn *c = conn_from_io(io);
-	int rc;
 
 	if (c->state == CONN_DEAD || len == 0)
 		return;
-	rc = evbuffer_add(conn_out_buf(c), buf, len);
-	ASSERT(rc == 0);
+	outq_add(conn_out_buf(c), buf, len);
 	conn_mark_dirty(c);
-}
-
-static void
-conn_msg_release(const void *data UNUSED, size_t len UNUSED, void *arg)
-{
-	msg_unref(arg);
 }
 
 static void
 conn_out_write_msg(void *io, const void *hdr, size_t hlen, struct msg *m)
 {
 	struct conn *c = conn_from_io(io);
-	struct evbuffer *out;
-	int rc = 0;
+	struct outq *out;
 
 	if (c->state == CONN_DEAD)
 		return;
 	out = conn_out_buf(c);
-	if (hlen > 0)
-		rc = evbuffer_add(out, hdr, hlen);
-	ASSERT(rc == 0);
-	if (m->payload_len > 0) {
-		rc = evbuffer_add_reference(out, m->payload, m->payload_len,
-		    conn_msg_release, msg_ref(m));
-		ASSERT(rc == 0);
-	}
+	outq_add(out, hdr, hlen);
+	outq_add_msg(out, m);
 	conn_mark_dirty(c);
 }
 

@@ -190,6 +190,7 @@ server_free(struct server *srv)
 	event_del(&srv->store_done);
 	event_del(&srv->store_sync);
 	conn_poll_fini(srv);
+	outq_cache_fini(&srv->outq_cache);
 	event_base_free(srv->base);
 	free(srv->scratch);
 	free(srv);

@@ -30,6 +30,7 @@
 #include "conf/config.h"
 #include "core/broker.h"
 #include "core/list.h"
+#include "net/outq.h"
 
 /* One read from any socket lands here; sized for a full TCP window burst. */
 #define SERVER_SCRATCH (64 * 1024)
@@ -54,6 +55,7 @@ struct server {
 
 	int conn_epfd; /* epoll set of connection sockets (conn.c) */
 	struct event conn_poll; /* libevent's watch on conn_epfd */
+	struct outq_cache outq_cache; /* emptied output queues for reuse */
 	struct event kick;
 	struct event tick;
 	struct event sigint;
