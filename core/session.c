@@ -15,11 +15,13 @@
 struct session *
 session_new(struct broker *b, const char *id, size_t idlen)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
+	struct session *s;
 
+	ASSERT(idlen <= SESSION_ID_MAX);
+	s = xcalloc(1, sizeof(*s) + idlen + 1); /* the id's NUL included */
 	s->b = b;
-	s->client_id = xstrndup(id, idlen);
-	s->client_id_len = idlen;
+	memcpy(s->client_id, id, idlen);
+	s->client_id_len = (uint16_t)idlen;
 	s->window = 1;
 	s->next_pkt_id = 1;
 	list_init(&s->all_link);
@@ -148,7 +150,6 @@ session_free(struct session *s)
 	session_clear_state(s);
 	if (s->will)
 		msg_unref(s->will);
-	free(s->client_id);
 	free(s);
 }
 

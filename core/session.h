@@ -42,6 +42,9 @@ struct session;
 /* Most subscription identifiers carried on one delivery. */
 #define SESSION_MAX_SUB_IDS 32
 
+/* Longest client id: MQTT strings have a 16-bit length (MQTT 5 1.5.4). */
+#define SESSION_ID_MAX 65535
+
 /* Session expiry meaning "never" (MQTT 5 0xFFFFFFFF). */
 #define SESSION_EXPIRY_NEVER UINT32_MAX
 
@@ -119,39 +122,36 @@ struct session_sub {
 	struct sub_opts opts;
 };
 
+/*
+ * Fields are ordered to leave no padding: an idle connection costs its
+ * session, so the struct is kept small (one allocation with the id).
+ */
 struct session {
 	struct broker *b;
 	struct session *hash_next; /* broker's id table chain */
 	struct list all_link; /* broker's list of sessions */
-	char *client_id;
-	size_t client_id_len;
-	bool unlisted; /* connection-scoped: not in the id table */
-
 	const struct session_ops *ops; /* NULL when offline */
 	void *owner;
-
-	uint32_t expiry_s; /* after disconnect; NEVER or s */
-	bool stored; /* persistent on a durable store: has records */
 	uint64_t expire_at_ms; /* offline: when it ends; 0 = n/a */
-
-	struct list queue; /* struct delivery, QUEUED */
-	size_t queued_count;
-	size_t queued_bytes;
-	struct list inflight; /* struct delivery, SENT/RELEASED */
-	size_t inflight_count;
+	uint32_t expiry_s; /* after disconnect; NEVER or s */
 	uint16_t window; /* in-flight limit, >= 1 */
 	uint16_t next_pkt_id;
 
-	uint8_t *inq2; /* bitmap of 65536, lazily allocated */
-	size_t inq2_count;
+	struct list queue; /* struct delivery, QUEUED */
+	size_t queued_bytes;
+	uint32_t queued_count;
+	uint32_t inflight_count; /* <= window */
+	struct list inflight; /* struct delivery, SENT/RELEASED */
 
+	uint8_t *inq2; /* bitmap of 65536, lazily allocated */
+	uint32_t inq2_count;
+	uint32_t nsubs;
 	struct list subs; /* struct session_sub */
-	size_t nsubs;
 	struct list consumers; /* struct queue_consumer, see queue.c */
 
 	struct msg *will; /* owned reference or NULL */
-	uint32_t will_delay_s;
 	uint64_t will_at_ms; /* pending delayed will; 0 = none */
+	uint32_t will_delay_s;
 
 	/*
 	 * routing (broker.c): this session's entry in the broker's match
@@ -164,11 +164,17 @@ struct session {
 	struct list wait_link; /* in the session we wait on */
 	void *waiting_on; /* the full session or queue, or NULL */
 
-	/* stats */
-	uint64_t dropped; /* messages this session lost, counted */
+	uint64_t dropped; /* stats: messages this session lost, counted */
+	uint16_t client_id_len; /* <= SESSION_ID_MAX */
+	bool unlisted; /* connection-scoped: not in the id table */
+	bool stored; /* persistent on a durable store: has records */
+	char client_id[]; /* client_id_len bytes, then a NUL */
 };
 
-/* Create a detached session; the broker registers it. */
+/*
+ * Create a detached session with a copy of id (idlen <= SESSION_ID_MAX);
+ * the broker registers it.
+ */
 struct session *session_new(struct broker *b, const char *id, size_t idlen);
 /* Free everything the session holds (subscriptions must be gone from the tree). */
 void session_free(struct session *s);

@@ -935,7 +935,7 @@ sd_load_session(struct sd_load *l, const struct sd_item *it)
 	id = sd_get_bin(&r, &n);
 	expiry = sd_get_u32(&r);
 	at = sd_get_u64(&r);
-	if (r.bad || expiry == 0) {
+	if (r.bad || expiry == 0 || n > SESSION_ID_MAX) {
 		l->rep->skipped++;
 		return;
 	}
