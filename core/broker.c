@@ -151,25 +151,29 @@ broker_client_id(struct broker *b, char *buf, size_t cap)
 void
 broker_wait_on(struct session *pub, struct list *waiters, void *target)
 {
-	if (pub->waiting_on)
+	struct session_wait *w;
+
+	if (session_waiting_on(pub))
 		return; /* one wait at a time; re-checked on the next publish */
-	pub->waiting_on = target;
-	list_add_tail(waiters, &pub->wait_link);
+	w = session_wait_get(pub);
+	w->on = target;
+	list_add_tail(waiters, &w->link);
 }
 
 static void
 broker_stop_waiting(struct session *s)
 {
-	if (s->waiting_on == NULL)
+	if (session_waiting_on(s) == NULL)
 		return;
-	list_del(&s->wait_link);
-	s->waiting_on = NULL;
+	list_del(&s->wait->link);
+	s->wait->on = NULL;
 }
 
 void
 broker_wake_waiters(struct broker *b UNUSED, struct session *s)
 {
-	broker_wake_list(&s->waiters);
+	if (s->wait)
+		broker_wake_list(&s->wait->waiters);
 }
 
 void
@@ -177,7 +181,8 @@ broker_wake_list(struct list *waiters)
 {
 	LIST_FOREACH_SAFE(it, tmp, waiters)
 	{
-		struct session *w = CONTAINER_OF(it, struct session, wait_link);
+		struct session *w =
+		    CONTAINER_OF(it, struct session_wait, link)->s;
 
 		broker_stop_waiting(w);
 		if (session_is_online(w))
@@ -221,10 +226,8 @@ broker_held_sub(struct broker *b, size_t n)
 static void
 broker_publish_will(struct broker *b, struct session *s, uint64_t now_ms)
 {
-	struct msg *will = s->will;
+	struct msg *will = session_take_will(s);
 
-	s->will = NULL;
-	s->will_at_ms = 0;
 	if (will == NULL)
 		return;
 	b->stats.wills_published++;
@@ -238,10 +241,10 @@ broker_will_trigger(struct broker *b, struct session *s, uint64_t now_ms)
 {
 	if (s->will == NULL)
 		return;
-	if (s->will_delay_s == 0)
+	if (s->will->delay_s == 0)
 		broker_publish_will(b, s, now_ms);
 	else
-		s->will_at_ms = now_ms + (uint64_t)s->will_delay_s * 1000;
+		s->will->at_ms = now_ms + (uint64_t)s->will->delay_s * 1000;
 }
 
 /* Remove one subscription from the tree and the session. */
@@ -272,7 +275,7 @@ broker_session_destroy(struct broker *b, struct session *s, uint64_t now_ms)
 {
 	ASSERT(!session_is_online(s));
 	/* A will still waiting for its delay goes when the session ends. */
-	if (s->will_at_ms)
+	if (session_will_at(s))
 		broker_publish_will(b, s, now_ms);
 	broker_release(b, s, now_ms);
 	queue_session_end(b, s);
@@ -373,8 +376,9 @@ broker_tick(struct broker *b, uint64_t now_ms)
 	LIST_FOREACH_SAFE(it, tmp, &b->sessions)
 	{
 		struct session *s = CONTAINER_OF(it, struct session, all_link);
+		uint64_t will_at = session_will_at(s);
 
-		if (s->will_at_ms && now_ms >= s->will_at_ms)
+		if (will_at && now_ms >= will_at)
 			broker_publish_will(b, s, now_ms);
 		if (!session_is_online(s) && s->expire_at_ms &&
 		    now_ms >= s->expire_at_ms) {
@@ -688,7 +692,7 @@ broker_publish(
 	}
 	if (blocked == NULL || origin == NULL || blocked == origin)
 		return true;
-	broker_wait_on(origin, &blocked->waiters, blocked);
+	broker_wait_on(origin, &session_wait_get(blocked)->waiters, blocked);
 	return false;
 }
 

@@ -29,9 +29,30 @@ session_new(struct broker *b, const char *id, size_t idlen)
 	list_init(&s->inflight);
 	list_init(&s->subs);
 	list_init(&s->consumers);
-	list_init(&s->waiters);
-	list_init(&s->wait_link);
 	return s;
+}
+
+struct session_wait *
+session_wait_get(struct session *s)
+{
+	if (s->wait == NULL) {
+		s->wait = xcalloc(1, sizeof(*s->wait));
+		s->wait->s = s;
+		list_init(&s->wait->waiters);
+		list_init(&s->wait->link);
+	}
+	return s->wait;
+}
+
+static void
+session_wait_free(struct session *s)
+{
+	if (s->wait == NULL)
+		return;
+	ASSERT(!list_is_linked(&s->wait->link));
+	ASSERT(list_is_empty(&s->wait->waiters));
+	free(s->wait);
+	s->wait = NULL;
 }
 
 struct share_ref *
@@ -145,11 +166,9 @@ session_free(struct session *s)
 {
 	ASSERT(list_is_empty(&s->subs));
 	ASSERT(list_is_empty(&s->consumers));
-	ASSERT(!list_is_linked(&s->wait_link));
-	ASSERT(list_is_empty(&s->waiters));
+	session_wait_free(s);
 	session_clear_state(s);
-	if (s->will)
-		msg_unref(s->will);
+	session_set_will(s, NULL, 0);
 	free(s);
 }
 
@@ -533,11 +552,29 @@ session_inq2_del(struct session *s, uint16_t pkt_id)
 void
 session_set_will(struct session *s, struct msg *will, uint32_t delay_s)
 {
-	if (s->will)
-		msg_unref(s->will);
-	s->will = will;
-	s->will_delay_s = delay_s;
-	s->will_at_ms = 0;
+	struct msg *old = session_take_will(s);
+
+	if (old)
+		msg_unref(old);
+	if (will == NULL)
+		return;
+	s->will = xmalloc(sizeof(*s->will));
+	s->will->m = will;
+	s->will->at_ms = 0;
+	s->will->delay_s = delay_s;
+}
+
+struct msg *
+session_take_will(struct session *s)
+{
+	struct msg *m;
+
+	if (s->will == NULL)
+		return NULL;
+	m = s->will->m;
+	free(s->will);
+	s->will = NULL;
+	return m;
 }
 
 void

@@ -122,6 +122,24 @@ struct session_sub {
 	struct sub_opts opts;
 };
 
+/* A will message, kept from CONNECT until it is sent or discarded. */
+struct session_will {
+	struct msg *m; /* owned reference */
+	uint64_t at_ms; /* pending delayed will; 0 = none */
+	uint32_t delay_s;
+};
+
+/*
+ * Back-pressure (broker.c): publishers blocked on this session's full
+ * queue, and what this session is blocked on as a publisher.
+ */
+struct session_wait {
+	struct session *s; /* the session these belong to */
+	struct list waiters; /* struct session_wait (link) of publishers */
+	struct list link; /* in the waiters of what we wait on */
+	void *on; /* the full session or queue, or NULL */
+};
+
 /*
  * Fields are ordered to leave no padding: an idle connection costs its
  * session, so the struct is kept small (one allocation with the id).
@@ -149,22 +167,16 @@ struct session {
 	struct list subs; /* struct session_sub */
 	struct list consumers; /* struct queue_consumer, see queue.c */
 
-	struct msg *will; /* owned reference or NULL */
-	uint64_t will_at_ms; /* pending delayed will; 0 = none */
-	uint32_t will_delay_s;
+	/* Rarely used, so apart: a session holding either is not idle. */
+	struct session_will *will; /* NULL: none */
+	struct session_wait *wait; /* back-pressure; NULL until first used */
 
+	uint64_t dropped; /* stats: messages this session lost, counted */
 	/*
 	 * routing (broker.c): this session's entry in the broker's match
 	 * array while one message is routed; stale in between
 	 */
 	uint32_t match_slot;
-
-	/* back-pressure */
-	struct list waiters; /* publishers blocked on our queue */
-	struct list wait_link; /* in the session we wait on */
-	void *waiting_on; /* the full session or queue, or NULL */
-
-	uint64_t dropped; /* stats: messages this session lost, counted */
 	uint16_t client_id_len; /* <= SESSION_ID_MAX */
 	bool unlisted; /* connection-scoped: not in the id table */
 	bool stored; /* persistent on a durable store: has records */
@@ -280,5 +292,24 @@ void session_clear_state(struct session *s);
 
 /* Replace the will (takes the reference; NULL clears). */
 void session_set_will(struct session *s, struct msg *will, uint32_t delay_s);
+/* Take the will out of s: the caller owns the reference. NULL if none. */
+struct msg *session_take_will(struct session *s);
+
+/* When a delayed will is due; 0 = none pending. */
+static inline uint64_t
+session_will_at(const struct session *s)
+{
+	return s->will ? s->will->at_ms : 0;
+}
+
+/* The back-pressure links of s, made on first use; freed with s. */
+struct session_wait *session_wait_get(struct session *s);
+
+/* What s is blocked on as a publisher (a session or queue), or NULL. */
+static inline void *
+session_waiting_on(const struct session *s)
+{
+	return s->wait ? s->wait->on : NULL;
+}
 
 #endif

@@ -328,11 +328,11 @@ test_full_queue_backpressures(void **state)
 	/* kept, publisher paused */
 	assert_int_equal(put(f, pub, "jobs", "3", 0), QUEUE_BLOCKED);
 	assert_int_equal(queue_depth(f->b, "jobs", 4), 3);
-	assert_non_null(pub->waiting_on);
+	assert_non_null(session_waiting_on(pub));
 	w = attach(f, 0, "w", 10);
 	consume(f, 0, "jobs", 1, 0);
 	assert_int_equal(f->c[1].resumed, 1);
-	assert_null(pub->waiting_on);
+	assert_null(session_waiting_on(pub));
 	(void)w;
 }
 
@@ -360,7 +360,7 @@ test_overflow_reject(void **state)
 	assert_int_equal(put(f, pub, "r", "2", 0), QUEUE_ACCEPTED);
 	assert_int_equal(put(f, pub, "r", "3", 0), QUEUE_REJECTED);
 	assert_int_equal(queue_depth(f->b, "r", 1), 2);
-	assert_null(pub->waiting_on); /* refused, not blocked */
+	assert_null(session_waiting_on(pub)); /* refused, not blocked */
 	assert_int_equal(f->b->stats.queue_rejected, 1);
 	/* other queues keep the default (block) */
 	f->conf.max_queued_messages = 1;
@@ -422,7 +422,7 @@ test_memory_limit_blocks_queue_publisher(void **state)
 	assert_int_equal(put(f, pub, "m", "0123456789", 0), QUEUE_ACCEPTED);
 	assert_int_equal(put(f, pub, "m", "0123456789", 0), QUEUE_ACCEPTED);
 	assert_int_equal(put(f, pub, "m", "0123456789", 0), QUEUE_BLOCKED);
-	assert_ptr_equal(pub->waiting_on, f->b);
+	assert_ptr_equal(session_waiting_on(pub), f->b);
 	attach(f, 0, "w", 10);
 	consume(f, 0, "m", 1, 0); /* drains the queue: publisher resumes */
 	assert_int_equal(f->c[1].resumed, 1);

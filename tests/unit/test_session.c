@@ -339,13 +339,13 @@ test_backpressure(void **state)
 	assert_false(broker_publish(f->b, pub, m, 0)); /* over: pause */
 	msg_unref(m);
 	assert_int_equal(slow->queued_count, 3); /* kept, not dropped */
-	assert_ptr_equal(pub->waiting_on, slow);
+	assert_ptr_equal(session_waiting_on(pub), slow);
 	assert_int_equal(f->o[1].resumed, 0);
 	assert_true(session_on_puback(slow, 1, 0));
 	assert_int_equal(f->o[1].resumed, 0); /* still at the limit */
 	assert_true(session_on_puback(slow, 2, 0));
 	assert_int_equal(f->o[1].resumed, 1);
-	assert_null(pub->waiting_on);
+	assert_null(session_waiting_on(pub));
 	assert_int_equal(f->b->stats.dropped_queue_full, 0);
 }
 
@@ -645,11 +645,11 @@ test_memory_limit_pauses_and_wakes(void **state)
 	assert_false(broker_publish(f->b, pub, m, 0)); /* 33: pause */
 	msg_unref(m);
 	assert_int_equal(f->b->held_bytes, 33);
-	assert_ptr_equal(pub->waiting_on, f->b);
+	assert_ptr_equal(session_waiting_on(pub), f->b);
 	assert_true(session_on_puback(slow, f->o[0].sent[0].pkt_id, 0));
 	assert_int_equal(f->b->held_bytes, 22); /* one moved into flight */
 	assert_int_equal(f->o[1].resumed, 1);
-	assert_null(pub->waiting_on);
+	assert_null(session_waiting_on(pub));
 }
 
 static void
