@@ -47,31 +47,45 @@ enum mqtt_state {
 	MQTT_S_CLOSING, /* out->close called; input ignored */
 };
 
+/*
+ * One per connection, so kept small (fields ordered to leave no
+ * padding): what only some connections need hangs off it, made on first
+ * use and freed at close.
+ */
 struct mqtt_conn {
 	struct broker *b;
 	const struct proto_out *out;
 	void *io;
 	struct session *sess; /* NULL before CONNECT and after a kick */
+	uint64_t last_rx_ms; /* last packet in; before CONNECT: opened */
+	struct mqtt_aliases *alias; /* 5.0 topic alias tables, or NULL */
+	struct mqtt_held_list *held; /* output waiting for the store, or NULL */
+	uint32_t
+	    peer_max_packet; /* 5.0: client's Maximum Packet Size; 0 = none */
+	uint16_t keep_alive; /* effective, seconds; 0 = none */
+	uint16_t alias_max; /* 5.0: inbound topic aliases allowed */
+	uint16_t
+	    alias_out_max; /* 5.0: aliases we may send (client's max, capped) */
 	uint8_t version; /* 0 before CONNECT */
 	uint8_t state; /* enum mqtt_state */
 	bool graceful; /* DISCONNECT seen: discard the will */
 	bool paused; /* back-pressured by a full subscriber */
 	bool problem_info; /* 5.0: client allows reason strings */
-	uint16_t keep_alive; /* effective, seconds; 0 = none */
-	uint16_t alias_max; /* 5.0: inbound topic aliases allowed */
-	uint32_t
-	    peer_max_packet; /* 5.0: client's Maximum Packet Size; 0 = none */
-	uint64_t opened_ms;
-	uint64_t last_rx_ms;
-	char **alias_in; /* 5.0: inbound alias -> topic, lazily */
-	uint16_t
-	    alias_out_max; /* 5.0: aliases we may send (client's max, capped) */
-	uint16_t alias_out_n; /* assigned so far, 1..alias_out_n */
-	uint32_t *alias_out_hash; /* [alias_out_max]: topic hash per alias */
-	char **alias_out_topic; /* [alias_out_max]: topic per alias */
-	struct list held; /* struct mqtt_held: output waiting for the store */
-	uint16_t held_pubacks; /* inbound QoS 1 not yet acked (durable) */
+};
+
+/* 5.0 topic aliases (3.3.2.3.4), once the client uses or gets one. */
+struct mqtt_aliases {
+	char **in; /* inbound alias -> topic, [alias_max + 1], lazily */
+	uint32_t *out_hash; /* [alias_out_max]: topic hash per alias */
+	char **out_topic; /* [alias_out_max]: topic per alias */
+	uint16_t out_n; /* assigned so far, 1..out_n */
+};
+
+/* Output held for the store (durable stores only), in output order. */
+struct mqtt_held_list {
+	struct list items; /* struct mqtt_held */
 	uint64_t barrier_gen; /* store generation of our last barrier */
+	uint16_t pubacks; /* inbound QoS 1 not yet acked (durable) */
 };
 
 /* Output waiting until the store generation gen is durable. */
@@ -114,19 +128,34 @@ static void
 mqtt_release_held(void *arg)
 {
 	struct mqtt_conn *c = arg;
+	struct mqtt_held_list *hl = c->held; /* a barrier implies a list */
 	uint64_t durable = store_durable_gen(c->b->store);
 	struct mqtt_held *h;
 
-	while ((h = LIST_FIRST(&c->held, struct mqtt_held, link)) != NULL &&
+	while ((h = LIST_FIRST(&hl->items, struct mqtt_held, link)) != NULL &&
 	    h->gen <= durable) {
 		list_del(&h->link);
 		if (mqtt_held_is_puback(h))
-			c->held_pubacks--;
+			hl->pubacks--;
 		mqtt_out(c, h->bytes, h->len, h->m);
 		if (h->m)
 			msg_unref(h->m);
 		free(h);
 	}
+}
+
+/* Is output being held (later output must queue behind it)? */
+static bool
+mqtt_is_holding(const struct mqtt_conn *c)
+{
+	return c->held && !list_is_empty(&c->held->items);
+}
+
+/* Held PUBACKs: they count against the server's Receive Maximum. */
+static uint16_t
+mqtt_held_pubacks(const struct mqtt_conn *c)
+{
+	return c->held ? c->held->pubacks : 0;
 }
 
 static void
@@ -135,15 +164,19 @@ mqtt_hold(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m,
 {
 	struct mqtt_held *h = xmalloc(sizeof(*h) + len);
 
+	if (c->held == NULL) {
+		c->held = xcalloc(1, sizeof(*c->held));
+		list_init(&c->held->items);
+	}
 	if (len && (((const uint8_t *)buf)[0] >> 4) == MQTT_PUBACK)
-		c->held_pubacks++;
+		c->held->pubacks++;
 	h->gen = gen;
 	h->m = m ? msg_ref(m) : NULL;
 	h->len = len;
 	memcpy(h->bytes, buf, len);
-	list_add_tail(&c->held, &h->link);
-	if (gen > c->barrier_gen) {
-		c->barrier_gen = gen;
+	list_add_tail(&c->held->items, &h->link);
+	if (gen > c->held->barrier_gen) {
+		c->held->barrier_gen = gen;
 		store_barrier(c->b->store, mqtt_release_held, c);
 	}
 }
@@ -156,7 +189,7 @@ static void
 mqtt_emit(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m,
     uint64_t gen)
 {
-	if (list_is_empty(&c->held) && gen <= store_durable_gen(c->b->store))
+	if (!mqtt_is_holding(c) && gen <= store_durable_gen(c->b->store))
 		mqtt_out(c, buf, len, m);
 	else
 		mqtt_hold(c, buf, len, m, gen);
@@ -166,7 +199,9 @@ mqtt_emit(struct mqtt_conn *c, const void *buf, size_t len, struct msg *m,
 static void
 mqtt_drop_held(struct mqtt_conn *c)
 {
-	LIST_FOREACH_SAFE(it, tmp, &c->held)
+	if (c->held == NULL)
+		return;
+	LIST_FOREACH_SAFE(it, tmp, &c->held->items)
 	{
 		struct mqtt_held *h = CONTAINER_OF(it, struct mqtt_held, link);
 
@@ -174,10 +209,10 @@ mqtt_drop_held(struct mqtt_conn *c)
 			msg_unref(h->m);
 		free(h);
 	}
-	list_init(&c->held);
-	c->held_pubacks = 0;
-	if (c->barrier_gen)
+	if (c->held->barrier_gen)
 		store_barrier_cancel(c->b->store, mqtt_release_held, c);
+	free(c->held);
+	c->held = NULL;
 }
 
 /*
@@ -568,11 +603,41 @@ mqtt_will_new(
 	    cp->will_retain, &cp->will_props, now_ms);
 }
 
+/* The topic alias tables, made on first use. */
+static struct mqtt_aliases *
+mqtt_aliases(struct mqtt_conn *c)
+{
+	if (c->alias == NULL)
+		c->alias = xcalloc(1, sizeof(*c->alias));
+	return c->alias;
+}
+
+static void
+mqtt_aliases_free(struct mqtt_conn *c)
+{
+	struct mqtt_aliases *al = c->alias;
+
+	if (al == NULL)
+		return;
+	if (al->in) {
+		for (size_t i = 0; i <= c->alias_max; i++)
+			free(al->in[i]);
+		free(al->in);
+	}
+	for (size_t i = 0; i < al->out_n; i++)
+		free(al->out_topic[i]);
+	free(al->out_topic);
+	free(al->out_hash);
+	free(al);
+	c->alias = NULL;
+}
+
 /* 5.0 topic alias (3.3.2.3.4): resolve or record; false on error. */
 static bool
 mqtt_alias_resolve(struct mqtt_conn *c, struct mqtt_publish *pub)
 {
 	uint16_t a = pub->props.topic_alias;
+	struct mqtt_aliases *al;
 
 	if (!(pub->props.present & MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS)))
 		return true;
@@ -581,19 +646,20 @@ mqtt_alias_resolve(struct mqtt_conn *c, struct mqtt_publish *pub)
 		    c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias invalid");
 		return false; /* MQTT-3.3.2-9 */
 	}
-	if (c->alias_in == NULL)
-		c->alias_in = xcalloc(c->alias_max + 1u, sizeof(char *));
+	al = mqtt_aliases(c);
+	if (al->in == NULL)
+		al->in = xcalloc(c->alias_max + 1u, sizeof(char *));
 	if (pub->topic.len > 0) {
-		free(c->alias_in[a]);
-		c->alias_in[a] = xstrndup(pub->topic.p, pub->topic.len);
+		free(al->in[a]);
+		al->in[a] = xstrndup(pub->topic.p, pub->topic.len);
 		return true;
 	}
-	if (c->alias_in[a] == NULL) {
+	if (al->in[a] == NULL) {
 		mqtt_fail(c, MQTT_RC_PROTOCOL_ERROR, "unknown topic alias");
 		return false;
 	}
-	pub->topic.p = c->alias_in[a];
-	pub->topic.len = strlen(c->alias_in[a]);
+	pub->topic.p = al->in[a];
+	pub->topic.len = strlen(al->in[a]);
 	return true;
 }
 
@@ -617,7 +683,7 @@ mqtt_publish_check(struct mqtt_conn *c, const struct mqtt_publish *pub)
 		return MQTT_RC_PROTOCOL_ERROR; /* MQTT-3.3.2-14 */
 	/* QoS 2 awaiting PUBREL and QoS 1 whose PUBACK waits for the disk */
 	if (c->version == MQTT_V5 && pub->qos > 0 &&
-	    c->sess->inq2_count + c->held_pubacks >=
+	    c->sess->inq2_count + mqtt_held_pubacks(c) >=
 	        c->b->conf->max_inflight_messages &&
 	    !session_inq2_has(c->sess, pub->packet_id))
 		return MQTT_RC_RECEIVE_MAX_EXCEEDED; /* MQTT-3.3.4-9 */
@@ -1144,11 +1210,12 @@ mqtt_pub_props(const struct mqtt_conn *c, const struct delivery *d,
 
 /* Alias already sent for this topic, or 0. */
 static uint16_t
-mqtt_alias_out_find(const struct mqtt_conn *c, const struct msg *m, uint32_t h)
+mqtt_alias_out_find(
+    const struct mqtt_aliases *al, const struct msg *m, uint32_t h)
 {
-	for (uint16_t i = 0; i < c->alias_out_n; i++) {
-		if (c->alias_out_hash[i] == h &&
-		    strcmp(c->alias_out_topic[i], m->topic) == 0)
+	for (uint16_t i = 0; i < al->out_n; i++) {
+		if (al->out_hash[i] == h &&
+		    strcmp(al->out_topic[i], m->topic) == 0)
 			return (uint16_t)(i + 1);
 	}
 	return 0;
@@ -1163,32 +1230,36 @@ static void
 mqtt_alias_out(
     struct mqtt_conn *c, const struct msg *m, struct mqtt_publish *pub)
 {
+	struct mqtt_aliases *al = mqtt_aliases(c);
 	uint32_t h = util_hash(m->topic, m->topic_len);
-	uint16_t a = mqtt_alias_out_find(c, m, h);
+	uint16_t a = mqtt_alias_out_find(al, m, h);
 
-	if (a == 0 && c->alias_out_n == c->alias_out_max)
+	if (a == 0 && al->out_n == c->alias_out_max)
 		return; /* table full: plain topic names from here on */
 	if (a == 0)
-		a = (uint16_t)(c->alias_out_n + 1);
+		a = (uint16_t)(al->out_n + 1);
 	else
 		pub->topic.len = 0; /* MQTT-3.3.2-? alias replaces the name */
 	pub->props.present |= MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS);
 	pub->props.topic_alias = a;
 }
 
+/* Only mqtt_alias_out sets an alias: the tables exist by then. */
 static void
 mqtt_alias_out_commit(
     struct mqtt_conn *c, const struct mqtt_publish *pub, const struct msg *m)
 {
+	struct mqtt_aliases *al = c->alias;
+
 	if (!(pub->props.present & MQTT_PBIT(MQTT_PROP_TOPIC_ALIAS)) ||
-	    pub->props.topic_alias <= c->alias_out_n)
+	    pub->props.topic_alias <= al->out_n)
 		return;
-	if (c->alias_out_hash == NULL) {
-		c->alias_out_hash = xcalloc(c->alias_out_max, sizeof(uint32_t));
-		c->alias_out_topic = xcalloc(c->alias_out_max, sizeof(char *));
+	if (al->out_hash == NULL) {
+		al->out_hash = xcalloc(c->alias_out_max, sizeof(uint32_t));
+		al->out_topic = xcalloc(c->alias_out_max, sizeof(char *));
 	}
-	c->alias_out_hash[c->alias_out_n] = util_hash(m->topic, m->topic_len);
-	c->alias_out_topic[c->alias_out_n++] = xstrdup(m->topic);
+	al->out_hash[al->out_n] = util_hash(m->topic, m->topic_len);
+	al->out_topic[al->out_n++] = xstrdup(m->topic);
 }
 
 static void
@@ -1331,9 +1402,7 @@ mqtt_open(struct broker *b, const struct proto_out *out, void *io,
 	c->b = b;
 	c->out = out;
 	c->io = io;
-	c->opened_ms = now_ms;
 	c->last_rx_ms = now_ms;
-	list_init(&c->held);
 	return c;
 }
 
@@ -1345,7 +1414,8 @@ mqtt_tick(void *p, uint64_t now_ms)
 
 	if (c->state == MQTT_S_NEW) {
 		timeout = (uint64_t)c->b->conf->connect_timeout * 1000;
-		if (now_ms - c->opened_ms >= timeout)
+		/* still the open time: a CONNECT leaves this state */
+		if (now_ms - c->last_rx_ms >= timeout)
 			mqtt_fail(
 			    c, MQTT_RC_MAX_CONNECT_TIME, "no CONNECT in time");
 		return;
@@ -1375,15 +1445,7 @@ mqtt_close(void *p, const char *reason UNUSED, uint64_t now_ms)
 	mqtt_drop_held(c);
 	if (c->sess)
 		broker_session_close(c->b, c->sess, c->graceful, now_ms);
-	if (c->alias_in) {
-		for (size_t i = 0; i <= c->alias_max; i++)
-			free(c->alias_in[i]);
-		free(c->alias_in);
-	}
-	for (size_t i = 0; i < c->alias_out_n; i++)
-		free(c->alias_out_topic[i]);
-	free(c->alias_out_topic);
-	free(c->alias_out_hash);
+	mqtt_aliases_free(c);
 	free(c);
 }
 

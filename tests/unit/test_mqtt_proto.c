@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,7 @@ struct fixture {
 	struct broker *b;
 	struct fake_io io[4];
 	uint64_t now;
+	char dir[32]; /* the disk store's, with setup_disk */
 };
 
 static int
@@ -92,6 +94,43 @@ setup(void **state)
 	f->b = broker_new(&f->conf, store_mem_new());
 	*state = f;
 	return 0;
+}
+
+/* A broker on a disk store in a fresh directory (setup_disk). */
+static int
+setup_disk(void **state)
+{
+	struct store_journal_opts o = {.sync = STORE_JOURNAL_SYNC_NEVER};
+	struct store_disk_report rep;
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct store *st;
+	char err[256];
+
+	config_defaults(&f->conf);
+	f->conf.persistence = true;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/junction-mp-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	o.dir = f->dir;
+	st = store_disk_open(&o, &rep, err, sizeof(err));
+	assert_non_null(st);
+	f->b = broker_new(&f->conf, st);
+	assert_int_equal(
+	    store_disk_load(st, f->b, 0, &rep, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+/* Commit and wait until everything appended is durable. */
+static void
+settle(struct store *st)
+{
+	struct pollfd pfd = {.fd = store_fd(st), .events = POLLIN};
+
+	store_commit(st, 0);
+	while (store_durable_gen(st) < store_gen(st)) {
+		assert_true(poll(&pfd, 1, 5000) == 1);
+		store_poll(st);
+	}
 }
 
 /* What net/ does when a connection ends: the adapter's close, once. */
@@ -117,6 +156,18 @@ teardown(void **state)
 		conn_end(f, i);
 	broker_free(f->b);
 	free(f);
+	return 0;
+}
+
+static int
+teardown_disk(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	(void)teardown(state);
+	assert_int_equal(system(cmd), 0);
 	return 0;
 }
 
@@ -783,6 +834,37 @@ test_v5_receive_maximum_both_ways(void **state)
 	expect_disconnect5(f, 1, MQTT_RC_RECEIVE_MAX_EXCEEDED);
 }
 
+/*
+ * A stored session's acknowledgements wait for their records, and later
+ * output queues behind them; closing drops what is still held.
+ */
+static void
+test_held_output_keeps_order(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t sub[] = {0x82, 6, 0, 1, 0, 1, 'a', 1};
+	const uint8_t ping[] = {0xC0, 0x00};
+	uint8_t pub[32];
+	size_t n = publish_bytes(pub, "a", "x", 1, 7, false);
+	struct mqtt_packet p;
+
+	connect311(f, 0, false, 10); /* persistent: stored */
+	feed(f, 0, sub, sizeof(sub));
+	feed(f, 0, ping, sizeof(ping));
+	assert_int_equal(f->io[0].len, f->io[0].rd); /* all held */
+	settle(f->b->store);
+	expect_type(f, 0, 4, MQTT_SUBACK, NULL);
+	expect_type(f, 0, 4, MQTT_PINGRESP, NULL);
+	feed(f, 0, pub, n);
+	expect_type(f, 0, 4, MQTT_PUBLISH, &p); /* to itself */
+	assert_false(next_packet(f, 0, 4, &p)); /* its PUBACK waits */
+	settle(f->b->store);
+	expect_type(f, 0, 4, MQTT_PUBACK, &p);
+	assert_int_equal(p.u.ack.packet_id, 7);
+	feed(f, 0, sub, sizeof(sub)); /* held when the connection ends */
+	assert_false(next_packet(f, 0, 4, &p));
+}
+
 int
 main(void)
 {
@@ -811,6 +893,8 @@ main(void)
 	    T(test_v5_outbound_topic_alias),
 	    T(test_v5_receive_maximum_both_ways),
 #undef T
+	    cmocka_unit_test_setup_teardown(
+	        test_held_output_keeps_order, setup_disk, teardown_disk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
