@@ -49,6 +49,12 @@
 #define STOMP_MSG_FIXED 12
 /* Header slots on the stack for a MESSAGE. */
 #define STOMP_MSG_STACK 32
+/*
+ * Header slots on the stack for decoding a frame (the default
+ * stomp_max_headers); a larger limit takes them from the heap per frame.
+ * Not kept in the connection: an idle one would hold them for nothing.
+ */
+#define STOMP_HDR_STACK 64
 /* "4294967295-18446744073709551615" */
 #define STOMP_ACK_ID_MAX 40
 
@@ -124,7 +130,6 @@ struct stomp_conn {
 	bool disconnecting; /* DISCONNECT receipt pending: it closes */
 	struct stomp_scan scan;
 	struct stomp_limits lim;
-	struct stomp_header *hdr; /* lim.max_headers slots */
 	uint8_t *scratch; /* writable copy of the frame being decoded */
 	size_t scratch_cap;
 	const struct stomp_frame *cur; /* frame being handled, or NULL */
@@ -1440,9 +1445,13 @@ static void
 stomp_frame_in(
     struct stomp_conn *c, const uint8_t *data, size_t len, uint64_t now_ms)
 {
-	struct stomp_frame f = {.hdr = c->hdr, .hdr_cap = c->lim.max_headers};
+	struct stomp_header stack[STOMP_HDR_STACK];
+	struct stomp_frame f = {.hdr = stack, .hdr_cap = c->lim.max_headers};
 	uint8_t *buf = stomp_scratch(c, len);
 	enum stomp_err err;
+
+	if (f.hdr_cap > STOMP_HDR_STACK)
+		f.hdr = xmalloc(f.hdr_cap * sizeof(*f.hdr));
 
 	memcpy(buf, data, len); /* decoding unescapes in place */
 	if (stomp_decode(buf, len, c->version, &f, &err) != STOMP_OK) {
@@ -1453,6 +1462,8 @@ stomp_frame_in(
 		c->cur = NULL;
 	}
 	stomp_scratch_trim(c);
+	if (f.hdr != stack)
+		free(f.hdr);
 }
 
 static size_t
@@ -1702,7 +1713,6 @@ stomp_open(struct broker *b, const struct proto_out *out, void *io,
 	c->lim.max_frame = c->lim.max_body + STOMP_FRAME_OVERHEAD +
 	    (size_t)conf->stomp_max_headers *
 	        (conf->stomp_max_header_length + 2);
-	c->hdr = xcalloc(conf->stomp_max_headers, sizeof(*c->hdr));
 	list_init(&c->txs);
 	list_init(&c->receipts);
 	return c;
@@ -1766,7 +1776,6 @@ stomp_close(void *p, const char *reason UNUSED, uint64_t now_ms)
 		stomp_sub_fini(&c->subs[i]);
 	free(c->subs);
 	free(c->recs);
-	free(c->hdr);
 	free(c->scratch);
 	free(c);
 }

@@ -525,6 +525,36 @@ test_send_errors(void **state)
 	expect_error(f, 3, "bad expires header");
 }
 
+/* Extra header lines "h0:0\n" .. for send_to. */
+static void
+many_headers(char *buf, size_t cap, int count)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < count; k++)
+		n += (size_t)snprintf(buf + n, cap - n, "h%d:%d\n", k, k);
+	assert_true(n < cap);
+}
+
+/* A header limit above the decoder's stack slots: the heap takes over. */
+static void
+test_header_limit_beyond_stack(void **state)
+{
+	struct fixture *f = *state;
+	char extra[768];
+
+	f->conf.stomp_max_headers = 80;
+	connect12(f, 0);
+	many_headers(extra, sizeof(extra), 70);
+	strcat(extra, "receipt:r1\n");
+	send_to(f, 0, "/topic/t", extra, "x"); /* 72 headers */
+	expect_hdr(expect_cmd(f, 0, STOMP_CMD_RECEIPT), "receipt-id", "r1");
+	many_headers(extra, sizeof(extra), 80);
+	send_to(f, 0, "/topic/t", extra, "x"); /* 81 headers */
+	expect_error(f, 0, "too many headers");
+}
+
 static void
 test_frame_errors_leave_others_alone(void **state)
 {
@@ -890,6 +920,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_frame_errors_leave_others_alone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_header_limit_beyond_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_receipts_and_disconnect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
