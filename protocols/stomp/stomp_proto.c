@@ -119,17 +119,16 @@ struct stomp_receipt {
 	char id[];
 };
 
+/*
+ * One per connection, so kept small (fields ordered to leave no
+ * padding); the framing limits come from the config when needed.
+ */
 struct stomp_conn {
 	struct broker *b;
 	const struct proto_out *out;
 	void *io;
 	struct session *sess; /* NULL before CONNECT and after a kick */
-	uint8_t state; /* enum stomp_state */
-	unsigned version; /* 0 before CONNECT */
-	bool paused; /* back-pressured by a full subscriber or queue */
-	bool disconnecting; /* DISCONNECT receipt pending: it closes */
 	struct stomp_scan scan;
-	struct stomp_limits lim;
 	uint8_t *scratch; /* writable copy of the frame being decoded */
 	size_t scratch_cap;
 	const struct stomp_frame *cur; /* frame being handled, or NULL */
@@ -137,15 +136,18 @@ struct stomp_conn {
 	uint64_t opened_ms, last_rx_ms, last_tx_ms;
 	uint32_t hb_out_ms, hb_in_ms; /* negotiated; 0 = none */
 	struct stomp_sub *subs; /* sorted by no */
-	size_t nsubs, subs_cap;
+	uint32_t nsubs, subs_cap;
 	uint32_t next_sub_no;
+	uint32_t tx_frames; /* BEGIN + buffered frames of all of them */
 	struct stomp_rec *recs; /* [rhead, rn) sorted by seq */
-	size_t rhead, rn, rcap;
+	uint32_t rhead, rn, rcap;
+	uint8_t state; /* enum stomp_state */
+	uint8_t version; /* 0 before CONNECT */
+	bool paused; /* back-pressured by a full subscriber or queue */
+	bool disconnecting; /* DISCONNECT receipt pending: it closes */
 	uint64_t next_seq;
 	struct list txs; /* struct stomp_tx */
-	size_t tx_frames; /* BEGIN + buffered frames of all of them */
 	struct list receipts; /* struct stomp_receipt */
-	char sess_id[STOMP_GEN_ID_MAX];
 };
 
 typedef void stomp_handler_fn(
@@ -500,9 +502,9 @@ stomp_sub_is_referenced(const struct stomp_conn *c, uint32_t no)
 static void
 stomp_sub_purge(struct stomp_conn *c)
 {
-	size_t k = 0;
+	uint32_t k = 0;
 
-	for (size_t i = 0; i < c->nsubs; i++) {
+	for (uint32_t i = 0; i < c->nsubs; i++) {
 		struct stomp_sub *s = &c->subs[i];
 
 		if (s->gone &&
@@ -585,7 +587,7 @@ stomp_sub_pick(struct stomp_conn *c, const struct delivery *d)
 static void
 stomp_rec_add(struct stomp_conn *c, uint64_t seq, uint32_t sub_no, uint16_t id)
 {
-	size_t live = c->rn - c->rhead;
+	uint32_t live = c->rn - c->rhead;
 
 	if (c->rn == c->rcap && c->rhead > 0) {
 		memmove(c->recs, c->recs + c->rhead, live * sizeof(*c->recs));
@@ -620,15 +622,15 @@ stomp_rec_find(const struct stomp_conn *c, uint64_t seq)
 static void
 stomp_rec_trim(struct stomp_conn *c)
 {
-	size_t k = c->rhead, live = 0;
+	uint32_t k = c->rhead, live = 0;
 
 	while (c->rhead < c->rn && !c->recs[c->rhead].live)
 		c->rhead++;
-	for (size_t i = c->rhead; i < c->rn; i++)
+	for (uint32_t i = c->rhead; i < c->rn; i++)
 		live += c->recs[i].live;
-	if (live * 2 >= c->rn - c->rhead)
+	if ((uint64_t)live * 2 >= c->rn - c->rhead)
 		return;
-	for (size_t i = c->rhead; i < c->rn; i++) {
+	for (uint32_t i = c->rhead; i < c->rn; i++) {
 		if (c->recs[i].live)
 			c->recs[k++] = c->recs[i];
 	}
@@ -752,7 +754,7 @@ stomp_tx_free(struct stomp_conn *c, struct stomp_tx *t)
 		if (t->ops[i].m)
 			msg_unref(t->ops[i].m);
 	}
-	c->tx_frames -= t->n + 1;
+	c->tx_frames -= (uint32_t)(t->n + 1);
 	list_del(&t->link);
 	free(t->ops);
 	free(t);
@@ -1325,7 +1327,7 @@ stomp_send_connected(struct stomp_conn *c)
 		    c->b->conf->stomp_heartbeat);
 		h[n++] = stomp_hdr("heart-beat", hb);
 	}
-	h[n++] = stomp_hdr("session", c->sess_id);
+	h[n++] = stomp_hdr("session", c->sess->client_id);
 	h[n++] = stomp_hdr("server", STOMP_PROTO_SERVER);
 	stomp_send_frame(c, STOMP_CMD_CONNECTED, h, n, NULL, 0, NULL);
 }
@@ -1339,8 +1341,8 @@ stomp_connect_check(struct stomp_conn *c, const struct stomp_frame *f)
 	struct stomp_header vh = stomp_hdr("version", "1.0,1.1,1.2");
 	uint32_t cx = 0, cy = 0;
 
-	c->version =
-	    stomp_version_pick(av ? av->value : NULL, av ? av->value_len : 0);
+	c->version = (uint8_t)stomp_version_pick(
+	    av ? av->value : NULL, av ? av->value_len : 0);
 	if (c->version == 0) {
 		c->b->stats.protocol_errors++;
 		stomp_error_close(c, stomp_err_text(STOMP_E_BAD_VERSION), &vh);
@@ -1364,13 +1366,14 @@ static void
 stomp_on_connect(
     struct stomp_conn *c, const struct stomp_frame *f, uint64_t now_ms)
 {
+	char id[STOMP_GEN_ID_MAX];
 	size_t len;
 
 	if (!stomp_connect_check(c, f))
 		return;
 	/* Connection-scoped: no MQTT client id can take it over. */
-	len = broker_client_id(c->b, c->sess_id, sizeof(c->sess_id));
-	c->sess = broker_session_private(c->b, c->sess_id, len);
+	len = broker_client_id(c->b, id, sizeof(id));
+	c->sess = broker_session_private(c->b, id, len);
 	session_attach(c->sess, &stomp_session_ops, c,
 	    (uint16_t)c->b->conf->max_inflight_messages);
 	stomp_send_connected(c);
@@ -1446,7 +1449,8 @@ stomp_frame_in(
     struct stomp_conn *c, const uint8_t *data, size_t len, uint64_t now_ms)
 {
 	struct stomp_header stack[STOMP_HDR_STACK];
-	struct stomp_frame f = {.hdr = stack, .hdr_cap = c->lim.max_headers};
+	struct stomp_frame f = {
+	    .hdr = stack, .hdr_cap = c->b->conf->stomp_max_headers};
 	uint8_t *buf = stomp_scratch(c, len);
 	enum stomp_err err;
 
@@ -1466,11 +1470,26 @@ stomp_frame_in(
 		free(f.hdr);
 }
 
+/* Framing limits from the config: a frame holds at most this much. */
+static struct stomp_limits
+stomp_limits(const struct config *conf)
+{
+	struct stomp_limits lim = {.max_headers = conf->stomp_max_headers,
+	    .max_line = conf->stomp_max_header_length,
+	    .max_body = config_message_size_limit(conf)};
+
+	lim.max_frame = lim.max_body + STOMP_FRAME_OVERHEAD +
+	    (size_t)conf->stomp_max_headers *
+	        (conf->stomp_max_header_length + 2);
+	return lim;
+}
+
 static size_t
 stomp_input(
     void *p, const uint8_t *data, size_t len, size_t *need, uint64_t now_ms)
 {
 	struct stomp_conn *c = p;
+	struct stomp_limits lim = stomp_limits(c->b->conf);
 	size_t off = 0;
 
 	*need = 0;
@@ -1480,8 +1499,8 @@ stomp_input(
 	while (off < len && c->state != STOMP_S_CLOSING && !c->paused) {
 		size_t skip, flen;
 		enum stomp_err err;
-		int st = stomp_frame_len(&c->scan, data + off, len - off,
-		    &c->lim, &skip, &flen, &err);
+		int st = stomp_frame_len(
+		    &c->scan, data + off, len - off, &lim, &skip, &flen, &err);
 
 		off += skip;
 		if (st == STOMP_ERR) {
@@ -1701,18 +1720,11 @@ stomp_open(struct broker *b, const struct proto_out *out, void *io,
     const char *peer UNUSED, uint64_t now_ms)
 {
 	struct stomp_conn *c = xcalloc(1, sizeof(*c));
-	const struct config *conf = b->conf;
 
 	c->b = b;
 	c->out = out;
 	c->io = io;
 	c->now_ms = c->opened_ms = c->last_rx_ms = c->last_tx_ms = now_ms;
-	c->lim.max_headers = conf->stomp_max_headers;
-	c->lim.max_line = conf->stomp_max_header_length;
-	c->lim.max_body = config_message_size_limit(conf);
-	c->lim.max_frame = c->lim.max_body + STOMP_FRAME_OVERHEAD +
-	    (size_t)conf->stomp_max_headers *
-	        (conf->stomp_max_header_length + 2);
 	list_init(&c->txs);
 	list_init(&c->receipts);
 	return c;
