@@ -74,15 +74,17 @@ def series(cases, pick):
     return out
 
 
-def draw(ax, data, title, log=False, ratios=False):
+def draw(ax, data, title, log=False, ratios=False, values=False):
     """Horizontal grouped bars, first case at the top."""
     height = 0.8 / max(len(bars) for _, bars in data)
     for i, (case, bars) in enumerate(data):
         y = len(data) - 1 - i
         for j, (broker, value) in enumerate(bars):
-            ax.barh(y + 0.4 - height * (j + 0.5), value, height,
-                    color=COLOURS.get(broker, "grey"),
+            at = y + 0.4 - height * (j + 0.5)
+            ax.barh(at, value, height, color=COLOURS.get(broker, "grey"),
                     label=LABELS.get(broker, broker))
+            if values:
+                ax.text(value, at, " %.0f" % value, va="center", fontsize=8)
         if ratios and len(bars) == 2 and bars[1][1] > 0:
             top = max(v for _, v in bars)
             ax.text(top * (1.15 if log else 1.02), y,
@@ -137,10 +139,11 @@ def main():
     draw(axes[0], rate, "median msgs/s (fan-out: deliveries/s), log scale;"
          "\nx = Junction / other", log=True, ratios=True)
     if cpu:
-        draw(axes[1], cpu, "median broker CPU µs per delivery\n(lower is"
-             " better)")
+        draw(axes[1], cpu, "median broker CPU µs per delivery, log scale"
+             "\n(lower is better)", log=True)
     if rss:
-        draw(axes[-1], rss, "broker RSS bytes per\nidle connection")
+        draw(axes[-1], rss, "broker RSS bytes per\nidle connection",
+             values=True)
         axes[-1].axvline(500, color="black", linestyle="--", linewidth=1)
         axes[-1].text(500, len(rss) - 0.58, " goal 500", fontsize=8,
                       va="top")
