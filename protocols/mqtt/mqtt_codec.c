@@ -1095,30 +1095,35 @@ struct mqtt_type_def {
 	uint8_t flags; /* fixed-header flags MQTT-2.2.2-1 requires */
 	bool any_flags; /* PUBLISH: the flags are DUP, QoS, RETAIN */
 	uint8_t min_version; /* AUTH exists from 5.0 on */
+	size_t size; /* of its member of mqtt_packet.u: what decode zeroes */
 	mqtt_dec_fn *decode;
 	mqtt_enc_fn *encode;
 };
 
-#define TYPE(t, fl, any, minv, dec, enc) \
-	[MQTT_##t] = {#t, fl, any, minv, dec, enc}
+#define TYPE(t, fl, any, minv, member, dec, enc) \
+	[MQTT_##t] = {#t, fl, any, minv, \
+	    sizeof(((struct mqtt_packet *)0)->u.member), dec, enc}
 
 /* MQTT 2.2.1 / 2.1.2 packet types and 2.2.2 / 2.1.3 fixed flags. */
 static const struct mqtt_type_def mqtt_types[16] = {
-    TYPE(CONNECT, 0x0, false, MQTT_V31, dec_connect, enc_connect),
-    TYPE(CONNACK, 0x0, false, MQTT_V31, dec_connack, enc_connack),
-    TYPE(PUBLISH, 0x0, true, MQTT_V31, dec_publish, enc_publish),
-    TYPE(PUBACK, 0x0, false, MQTT_V31, dec_ack, enc_ack),
-    TYPE(PUBREC, 0x0, false, MQTT_V31, dec_ack, enc_ack),
-    TYPE(PUBREL, 0x2, false, MQTT_V31, dec_ack, enc_ack),
-    TYPE(PUBCOMP, 0x0, false, MQTT_V31, dec_ack, enc_ack),
-    TYPE(SUBSCRIBE, 0x2, false, MQTT_V31, dec_subscribe, enc_subscribe),
-    TYPE(SUBACK, 0x0, false, MQTT_V31, dec_suback, enc_suback),
-    TYPE(UNSUBSCRIBE, 0x2, false, MQTT_V31, dec_subscribe, enc_subscribe),
-    TYPE(UNSUBACK, 0x0, false, MQTT_V31, dec_suback, enc_suback),
-    TYPE(PINGREQ, 0x0, false, MQTT_V31, dec_empty, enc_empty),
-    TYPE(PINGRESP, 0x0, false, MQTT_V31, dec_empty, enc_empty),
-    TYPE(DISCONNECT, 0x0, false, MQTT_V31, dec_disconnect, enc_disconnect),
-    TYPE(AUTH, 0x0, false, MQTT_V5, dec_disconnect, enc_disconnect),
+    TYPE(CONNECT, 0x0, false, MQTT_V31, connect, dec_connect, enc_connect),
+    TYPE(CONNACK, 0x0, false, MQTT_V31, connack, dec_connack, enc_connack),
+    TYPE(PUBLISH, 0x0, true, MQTT_V31, publish, dec_publish, enc_publish),
+    TYPE(PUBACK, 0x0, false, MQTT_V31, ack, dec_ack, enc_ack),
+    TYPE(PUBREC, 0x0, false, MQTT_V31, ack, dec_ack, enc_ack),
+    TYPE(PUBREL, 0x2, false, MQTT_V31, ack, dec_ack, enc_ack),
+    TYPE(PUBCOMP, 0x0, false, MQTT_V31, ack, dec_ack, enc_ack),
+    TYPE(SUBSCRIBE, 0x2, false, MQTT_V31, subscribe, dec_subscribe,
+        enc_subscribe),
+    TYPE(SUBACK, 0x0, false, MQTT_V31, suback, dec_suback, enc_suback),
+    TYPE(UNSUBSCRIBE, 0x2, false, MQTT_V31, subscribe, dec_subscribe,
+        enc_subscribe),
+    TYPE(UNSUBACK, 0x0, false, MQTT_V31, suback, dec_suback, enc_suback),
+    TYPE(PINGREQ, 0x0, false, MQTT_V31, ack, dec_empty, enc_empty),
+    TYPE(PINGRESP, 0x0, false, MQTT_V31, ack, dec_empty, enc_empty),
+    TYPE(DISCONNECT, 0x0, false, MQTT_V31, disconnect, dec_disconnect,
+        enc_disconnect),
+    TYPE(AUTH, 0x0, false, MQTT_V5, disconnect, dec_disconnect, enc_disconnect),
 };
 
 const char *
@@ -1178,10 +1183,11 @@ mqtt_decode(const uint8_t *buf, size_t frame_len, uint8_t version,
 	struct rd r;
 
 	ASSERT(version == 0 || (version >= MQTT_V31 && version <= MQTT_V5));
-	memset(pkt, 0, sizeof(*pkt));
 	rd_init(&r, buf, frame_len);
 	dec_fixed_header(&r, pkt);
 	t = dec_type(&r, pkt, version);
+	/* Only the packet's own member is zeroed: a third of the union. */
+	memset(&pkt->u, 0, t != NULL ? t->size : sizeof(pkt->u));
 	if (t != NULL)
 		t->decode(&r, pkt, version);
 	if (!rd_done(&r))

@@ -22,6 +22,7 @@
  */
 #include "protocols/mqtt/mqtt_proto.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +254,8 @@ mqtt_send_ack_gen(
 {
 	struct mqtt_packet pkt;
 
-	memset(&pkt, 0, sizeof(pkt));
+	/* Header and the ack member only: the union is mostly other kinds. */
+	memset(&pkt, 0, offsetof(struct mqtt_packet, u) + sizeof(pkt.u.ack));
 	pkt.type = type;
 	pkt.flags = type == MQTT_PUBREL ? 0x2 : 0; /* MQTT-3.6.1-1 */
 	pkt.u.ack.packet_id = id;
@@ -1082,7 +1084,7 @@ mqtt_packet_in(
 	mqtt_handler_fn *fn;
 	uint8_t rc = 0;
 
-	memset(&pkt, 0, sizeof(pkt));
+	/* mqtt_decode initialises what it returns. */
 	if (mqtt_decode(buf, len, c->version, &pkt, &rc) != MQTT_OK) {
 		if (c->state == MQTT_S_NEW && pkt.type == MQTT_CONNECT)
 			mqtt_connect_error(c, &pkt, rc);
@@ -1266,7 +1268,7 @@ static void
 mqtt_publish_out(const struct mqtt_conn *c, const struct delivery *d,
     struct mqtt_publish *pub, uint64_t now_ms)
 {
-	memset(pub, 0, sizeof(*pub));
+	memset(pub, 0, offsetof(struct mqtt_publish, props)); /* props: below */
 	pub->qos = d->qos;
 	/* A queue redelivery is flagged DUP too (README: queues). */
 	pub->dup = (d->dup || d->attempts > 0) && d->qos > 0;
