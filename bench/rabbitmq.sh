@@ -141,10 +141,22 @@ start_epmd() {
 	return 1
 }
 
+# The STOMP port opens before the node has loaded its users and vhosts,
+# so "ready" is a CONNECT as guest answered by CONNECTED.
+stomp_connects() { # port
+	local reply=
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf 'CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\n\n\0' >&3
+	read -r -t 5 reply <&3
+	exec 3<&-
+	[ "$reply" = CONNECTED ]
+}
+
 wait_for_stomp() { # port server_pid
 	local i
 	for ((i = 0; i < TIMEOUT * 4; i++)); do
-		accepts "$1" && [ -s "$WORK/beam.pid" ] && return 0
+		[ -s "$WORK/beam.pid" ] && stomp_connects "$1" 2>/dev/null &&
+		    return 0
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.25
 	done
