@@ -6,7 +6,7 @@
 #   make san        the test suite under ASan + UBSan (build/san)
 #   make check-deps fail when an include crosses the layers in STYLE.md
 #   make format-check / make format
-#   make bench      benchmark against Mosquitto (bench/RESULTS.md)
+#   make bench      Junction vs Mosquitto and RabbitMQ STOMP (bench/RESULTS.md)
 #   make fuzz       build the libFuzzer targets (clang) under build/fuzz
 
 BUILD   ?= build

@@ -15,8 +15,8 @@
 # Knobs (environment): REPS (3), SECONDS_PER_RUN (4), WARMUP (1), CASES
 # (space-separated globs over case names, e.g. CASES='qos1*'; default all),
 # INFLIGHT (64), QUEUED (100000), IDLE_CONNS (19000).
-# Exit 1 when any run lost a message or jbench failed, after writing the
-# results.
+# Exit 1 when a Junction run lost a message or jbench failed on it, after
+# writing the results (a comparison broker's losses are only reported).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -621,8 +621,12 @@ main() {
 	lost=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 	    { s[$2 ~ /^junction/ ? "Junction" : $2] += $c["lost"] }
 	    END { for (b in s) if (s[b]) printf "%s%s %d", n++ ? ", " : "", b, s[b] }' "$TSV")
-	if [ -n "$lost" ] || [ ${#FAILURES[@]} -ne 0 ]; then
+	[ -n "$lost" ] || [ ${#FAILURES[@]} -ne 0 ] &&
 		log "messages lost: ${lost:-none}; ${#FAILURES[@]} failed run(s)"
+	# Junction losing or failing fails the bench; a comparison broker's
+	# loss (Mosquitto 2.0.11's fan-in, see RESULTS.md) is reported above.
+	if [[ $lost == *Junction* ]] ||
+	    printf '%s\n' "${FAILURES[@]}" | grep -q '^[^ ]* junction'; then
 		exit 1
 	fi
 }
