@@ -18,73 +18,22 @@
 #include "protocols/stomp/stomp_codec.h"
 #include "protocols/stomp/stomp_proto.h"
 
+#include "tests/unit/fake_out.h"
+
 #define NCONN 4
 
-struct fake_io {
-	uint8_t out[65536];
-	size_t len; /* bytes written */
-	size_t rd; /* bytes already consumed by next_frame() */
-	bool closed;
-	const char *reason;
-	bool paused;
-	void *p; /* adapter state */
-	bool gone; /* proto close() called */
-	uint8_t dec[8192]; /* the last frame decoded, unescaped */
+/* The last frame next_frame() decoded from a connection, unescaped. */
+struct fake_frame {
+	uint8_t dec[8192];
 	struct stomp_header hdr[64];
 	struct stomp_frame f;
-};
-
-static void
-fake_write(void *io, const void *buf, size_t len)
-{
-	struct fake_io *f = io;
-
-	assert_true(f->len + len <= sizeof(f->out));
-	memcpy(f->out + f->len, buf, len);
-	f->len += len;
-}
-
-static void
-fake_write_msg(void *io, const void *hdr, size_t hlen, struct msg *m)
-{
-	fake_write(io, hdr, hlen);
-	fake_write(io, m->payload, m->payload_len);
-}
-
-static size_t
-fake_pending(void *io UNUSED)
-{
-	return 0;
-}
-
-static void
-fake_pause(void *io, bool paused)
-{
-	((struct fake_io *)io)->paused = paused;
-}
-
-static void
-fake_close(void *io, const char *reason)
-{
-	struct fake_io *f = io;
-
-	if (!f->closed)
-		f->reason = reason;
-	f->closed = true;
-}
-
-static const struct proto_out fake_out = {
-    .write = fake_write,
-    .write_msg = fake_write_msg,
-    .pending = fake_pending,
-    .pause = fake_pause,
-    .close = fake_close,
 };
 
 struct fixture {
 	struct config conf;
 	struct broker *b;
 	struct fake_io io[NCONN];
+	struct fake_frame frame[NCONN]; /* next_frame()'s decode space */
 	uint64_t now;
 };
 
@@ -193,6 +142,7 @@ static struct stomp_frame *
 next_frame(struct fixture *f, int i)
 {
 	struct fake_io *io = &f->io[i];
+	struct fake_frame *d = &f->frame[i];
 	struct stomp_limits lim = {65536, 64, 8192, 65536};
 	struct stomp_scan scan;
 	size_t skip, flen;
@@ -205,14 +155,14 @@ next_frame(struct fixture *f, int i)
 	                     io->len - io->rd, &lim, &skip, &flen, &err),
 	    STOMP_OK);
 	io->rd += skip;
-	assert_true(flen <= sizeof(io->dec));
-	memcpy(io->dec, io->out + io->rd, flen);
-	io->f.hdr = io->hdr;
-	io->f.hdr_cap = 64;
+	assert_true(flen <= sizeof(d->dec));
+	memcpy(d->dec, io->out + io->rd, flen);
+	d->f.hdr = d->hdr;
+	d->f.hdr_cap = 64;
 	assert_int_equal(
-	    stomp_decode(io->dec, flen, STOMP_V12, &io->f, &err), STOMP_OK);
+	    stomp_decode(d->dec, flen, STOMP_V12, &d->f, &err), STOMP_OK);
 	io->rd += flen;
-	return &io->f;
+	return &d->f;
 }
 
 static struct stomp_frame *
