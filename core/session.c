@@ -298,12 +298,10 @@ session_deliver_qos0(
 
 	if (!session_is_online(s)) {
 		s->b->stats.dropped_offline_qos0++;
-		s->dropped++;
 		return true;
 	}
 	if (!s->ops->has_room(s->owner)) {
 		s->b->stats.dropped_qos0_slow++;
-		s->dropped++;
 		return true;
 	}
 	/*
@@ -345,13 +343,11 @@ session_deliver(
 	full = session_is_full(s);
 	if (full && !session_is_online(s)) {
 		s->b->stats.dropped_queue_full++;
-		s->dropped++;
 		return false;
 	}
 	if (!session_is_online(s) && broker_mem_is_high(s->b)) {
 		/* memory_limit: an absent client must not stall everyone */
 		s->b->stats.dropped_memory++;
-		s->dropped++;
 		return true;
 	}
 	struct delivery *d = session_delivery_new(o);

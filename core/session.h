@@ -171,7 +171,6 @@ struct session {
 	struct session_will *will; /* NULL: none */
 	struct session_wait *wait; /* back-pressure; NULL until first used */
 
-	uint64_t dropped; /* stats: messages this session lost, counted */
 	/*
 	 * routing (broker.c): this session's entry in the broker's match
 	 * array while one message is routed; stale in between
