@@ -710,11 +710,14 @@ stomp_ack_id_parse(
 
 /*
  * Publish m to its topic or queue; back-pressure pauses our input. A full
- * queue with overflow reject refuses it: ERROR and close (README).
+ * queue with overflow reject, or a store that refused a record the
+ * message needed (disk cap, failed journal), refuses it: ERROR and close,
+ * so no RECEIPT promises what was not kept (README).
  */
 static void
 stomp_route(struct stomp_conn *c, struct msg *m, uint64_t now_ms)
 {
+	uint64_t refused = c->b->store->refused;
 	enum queue_result r = QUEUE_ACCEPTED;
 	const char *q;
 	size_t qlen;
@@ -725,6 +728,8 @@ stomp_route(struct stomp_conn *c, struct msg *m, uint64_t now_ms)
 		r = QUEUE_BLOCKED;
 	if (r == QUEUE_REJECTED)
 		stomp_error_close(c, "queue is full", NULL);
+	else if (c->b->store->refused != refused)
+		stomp_error_close(c, "store full", NULL);
 	if (r == QUEUE_BLOCKED && !c->paused) {
 		c->paused = true;
 		c->out->pause(c->io, true);

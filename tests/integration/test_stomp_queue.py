@@ -103,3 +103,25 @@ def test_disconnect_returns_unacked(b):
     t.subscribe("/queue/back", "q", "client")
     f = t.expect("MESSAGE")
     assert f.body == b"job" and f.headers["redelivered"] == "true"
+
+
+def test_store_full_is_an_error_not_a_receipt(make_broker, tmp_path):
+    """persistence_max_bytes: a SEND whose queue entry the store refuses
+    gets ERROR and a close, never the RECEIPT that would promise it was
+    kept (as MQTT 3.x publishers are disconnected, 5.0 get 0x97)."""
+    b = start(make_broker, "persistence true\npersistence_location %s\n"
+              "persistence_max_bytes 20000\n" % (tmp_path / "store"))
+    s = raw_connected(b)
+    receipts = 0
+    for i in range(200):
+        s.send_frame("SEND", [("destination", "/queue/capped"),
+                              ("receipt", "r%d" % i)], "x" * 200)
+        f = s.recv()
+        if f.cmd == "ERROR":
+            break
+        assert f.cmd == "RECEIPT" and f.headers["receipt-id"] == "r%d" % i
+        receipts += 1
+    assert f.cmd == "ERROR" and f.headers["message"] == "store full", f
+    s.expect_closed()
+    assert 0 < receipts < 100
+    assert "store full" in b.drain_log()
