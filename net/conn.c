@@ -125,10 +125,15 @@ conn_log(const struct conn *c, enum log_level level, const char *msg,
 		log_conn(level, c->id, c->l->ops->name, c->peer, "%s", msg);
 }
 
+/*
+ * Reading stops while the adapter paused us and while our own output is
+ * above CONN_HIWAT: a peer that sends without reading (a PINGREQ flood,
+ * pipelined requests) must not make us buffer answers without bound.
+ */
 static bool
 conn_is_reading(const struct conn *c)
 {
-	return c->state == CONN_OPEN && !c->paused;
+	return c->state == CONN_OPEN && !c->paused && !c->hiwat;
 }
 
 static size_t
@@ -233,7 +238,7 @@ conn_abort(struct conn *c, const char *reason)
  * Once a second for a connection still closing: the first tick starts
  * its linger, the second ends it (its last words could not be written
  * in time), so a peer that stops reading is dropped after one to two
- * seconds (CONN_LINGER_TICKS) without a timer per connection.
+ * seconds without a timer per connection.
  */
 static void
 conn_linger_tick(struct conn *c)
@@ -249,10 +254,27 @@ conn_linger_tick(struct conn *c)
 static void
 conn_mark_dirty(struct conn *c)
 {
-	if (conn_pending(c) > CONN_HIWAT)
+	if (!c->hiwat && conn_pending(c) > CONN_HIWAT) {
 		c->hiwat = 1;
+		conn_io_update(c); /* stop reading until drained */
+	}
 	if (!c->wblocked && !list_is_linked(&c->dirty))
 		list_add_tail(&c->l->srv->dirty, &c->dirty);
+}
+
+/*
+ * Reading may go on: input buffered while it could not is offered from
+ * the kick, never inside the caller (which may be deep in another
+ * connection's callback).
+ */
+static void
+conn_resume_later(struct conn *c)
+{
+	if (c->in == NULL || !conn_is_reading(c))
+		return;
+	list_del(&c->defer);
+	list_add_tail(&c->l->srv->resume, &c->defer);
+	server_kick(c->l->srv);
 }
 
 void
@@ -519,7 +541,10 @@ static void
 conn_after_flush(struct conn *c)
 {
 	size_t left = conn_pending(c);
+	bool drained = c->hiwat && left < CONN_LOWAT && c->state == CONN_OPEN;
 
+	if (drained)
+		c->hiwat = 0; /* before the update below: read again */
 	if (left > 0) {
 		c->wblocked = 1;
 		conn_io_update(c);
@@ -530,8 +555,8 @@ conn_after_flush(struct conn *c)
 		else
 			conn_io_update(c);
 	}
-	if (c->hiwat && left < CONN_LOWAT && c->state == CONN_OPEN) {
-		c->hiwat = 0;
+	if (drained) {
+		conn_resume_later(c);
 		c->l->ops->drained(c->p, clock_now_ms());
 	}
 }
@@ -596,12 +621,11 @@ conn_on_ready(struct conn *c, uint32_t events)
  * conn_run_deferred), so every pointer in it stays valid.
  */
 static void
-conn_poll_cb(evutil_socket_t fd, short what UNUSED, void *arg)
+conn_poll_cb(evutil_socket_t fd, short what UNUSED, void *arg UNUSED)
 {
 	struct epoll_event evs[CONN_POLL_BATCH];
 	int n = epoll_wait(fd, evs, CONN_POLL_BATCH, 0);
 
-	(void)arg;
 	for (int i = 0; i < n; i++)
 		conn_on_ready(evs[i].data.ptr, evs[i].events);
 }
@@ -615,7 +639,7 @@ conn_poll_init(struct server *srv)
 		exit(1);
 	}
 	event_assign(&srv->conn_poll, srv->base, srv->conn_epfd,
-	    EV_READ | EV_PERSIST, conn_poll_cb, srv);
+	    EV_READ | EV_PERSIST, conn_poll_cb, NULL);
 	event_add(&srv->conn_poll, NULL);
 }
 
@@ -679,10 +703,8 @@ conn_out_pause(void *io, bool paused)
 	c->paused = paused;
 	list_del(&c->defer);
 	conn_io_update(c);
-	if (!paused && c->in != NULL) {
-		list_add_tail(&c->l->srv->resume, &c->defer);
-		server_kick(c->l->srv);
-	}
+	if (!paused)
+		conn_resume_later(c);
 }
 
 static void

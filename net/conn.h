@@ -5,9 +5,9 @@
  *
  * Owns the socket, the adapter's per-connection state (through the
  * adapter's open/close), a lazily allocated input remainder and a lazily
- * allocated output evbuffer. An idle connection owns neither buffer, so
- * it costs only its struct (one embedded event, list links, the peer
- * text): about 270 bytes.
+ * taken output queue (net/outq.h). An idle connection owns neither, so
+ * it costs only its struct (list links, the peer text): about 130 bytes.
+ * Its socket sits in the server's epoll set, not in a libevent event.
  *
  * Input: bytes are read into the server's shared scratch buffer and
  * handed to proto->input in place; only an unconsumed remainder (a
@@ -35,7 +35,10 @@
 
 #include "core/util.h"
 
-/* Output above HIWAT arms proto->drained, called once it falls below LOWAT. */
+/*
+ * Output above HIWAT stops reading from the peer and arms proto->drained;
+ * both end once it falls below LOWAT.
+ */
 #define CONN_HIWAT (256 * 1024)
 #define CONN_LOWAT (64 * 1024)
 /* How long a socket we closed keeps draining input (see conn_drain). */

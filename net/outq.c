@@ -100,9 +100,14 @@ outq_add(struct outq *q, const void *buf, size_t len)
 		q->acap = (uint32_t)MAX(MAX(q->acap * 2, 512), q->alen + len);
 		q->arena = xrealloc(q->arena, q->acap);
 	}
+	/*
+	 * Coalesce with the last copy, unless that is the head already being
+	 * written: the head must finish for compaction to reclaim the arena.
+	 */
 	if (last != NULL && last->m == NULL &&
-	    last->at + last->len == q->alen) {
-		last->len += (uint32_t)len; /* coalesce with the last copy */
+	    last->at + last->len == q->alen &&
+	    (last != &q->seg[q->head] || q->off == 0)) {
+		last->len += (uint32_t)len;
 	} else {
 		last = outq_push(q);
 		*last = (struct outq_seg){

@@ -58,3 +58,47 @@ def test_receive_maximum_disconnect_survives_a_chatty_client(make_broker):
         raise AssertionError("no DISCONNECT 0x93 (%r) after %r" % (e, seen))
     finally:
         s.close()
+
+
+def test_a_client_that_never_reads_is_not_buffered_without_bound(make_broker):
+    """A client that floods PINGREQs and never reads its PINGRESPs: once
+    the answers waiting for it pass the connection's high-water mark the
+    broker stops reading from it, so the client's own writes block (the
+    broker's memory stays bounded) while another client is served as
+    usual. Before, the broker read on and buffered answers for ever."""
+    b = make_broker()
+    s = socket.create_connection((b.host, b.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(packet(0x10, connect_body()))
+    chunk = b"\xc0\x00" * 32768  # 64 KiB of PINGREQ
+    s.settimeout(2)  # bounds the wait for blocking; not a sync point
+    sent = 0
+    limit = 64 * 1024 * 1024
+    try:
+        while sent < limit:
+            sent += s.send(chunk)
+    except socket.timeout:
+        pass
+    assert sent < limit, "the broker kept reading %d bytes" % sent
+    other = socket.create_connection((b.host, b.port))
+    other.settimeout(5)
+    other.sendall(packet(0x10, connect_body("other")) + b"\xc0\x00")
+    assert read_packet(other)[0] == 2  # CONNACK
+    assert read_packet(other)[0] == 13  # PINGRESP
+    other.close()
+    s.close()
+
+
+def packet(first, body):
+    n, out = len(body), b""
+    while True:
+        d, n = n & 0x7F, n >> 7
+        out += bytes([d | (0x80 if n else 0)])
+        if not n:
+            return bytes([first]) + out + body
+
+
+def connect_body(cid="flood"):
+    cid = cid.encode()
+    return (b"\x00\x04MQTT\x04\x02\x00\x00" + len(cid).to_bytes(2, "big") +
+            cid)
