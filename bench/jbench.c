@@ -255,9 +255,6 @@ jb_verdict(const struct jb *jb, const struct jb_outcome *o)
 	if (jb->refused > 0)
 		fprintf(stderr, "jbench: the broker refused %llu messages\n",
 		    (unsigned long long)jb->refused);
-	if (jb->open_msgs > 0)
-		fprintf(stderr, "jbench: %llu messages open after the drain\n",
-		    (unsigned long long)jb->open_msgs);
 	if (o->lost > 0)
 		jb_fail("%llu deliveries lost", (unsigned long long)o->lost);
 	if (jb->dup > 0 && jb->o.qos == 2 && jb->o.proto != JB_STOMP)
@@ -268,6 +265,10 @@ jb_verdict(const struct jb *jb, const struct jb_outcome *o)
 		    (unsigned long long)jb->bad);
 	if (o->published == 0)
 		jb_fail("nothing was published");
+	/* Never acknowledged nor refused: not in lost, but no pass either. */
+	if (jb->open_msgs > 0)
+		jb_fail("%llu messages open after the drain",
+		    (unsigned long long)jb->open_msgs);
 	return 0;
 }
 

@@ -190,11 +190,12 @@ class LossyHandler(socketserver.StreamRequestHandler):
         tlen = struct.unpack(">H", body[:2])[0]
         topic, rest = body[2:2 + tlen], body[2 + tlen:]
         if (first >> 1) & 3:
-            self.wfile.write(b"\x40\x02" + rest[:2])
+            if srv.acks:
+                self.wfile.write(b"\x40\x02" + rest[:2])
             rest = rest[2:]
         with srv.lock:
             srv.count += 1
-            if srv.count % 5 == 0:
+            if srv.drops and srv.count % 5 == 0:
                 return
             out = struct.pack(">H", tlen) + topic + rest
             srv.sub.write(b"\x30" + varint(len(out)) + out)
@@ -204,24 +205,39 @@ class LossyBroker(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self):
+    def __init__(self, acks=True, drops=True):
         super().__init__(("127.0.0.1", 0), LossyHandler)
         self.lock = threading.Lock()
         self.count = 0
         self.sub = None
+        self.acks = acks
+        self.drops = drops
+
+
+def run_against(srv):
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        return jbench(srv.server_address[1], "--qos", 1, "--rate", 500,
+                      "--duration", 0.5, "--warmup", 0, "--drain", 0.5)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_unacknowledged_messages_fail():
+    """A broker that forwards everything but never sends a PUBACK: no
+    message counts as lost (none was taken), but the run must not pass."""
+    rc, report, err = run_against(LossyBroker(acks=False, drops=False))
+    assert rc == 1
+    r = dict(report)
+    assert int(r["acked"]) == 0 and int(r["lost"]) == 0
+    assert "open after the drain" in err
 
 
 def test_lost_messages_fail():
     srv = LossyBroker()
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        rc, report, err = jbench(srv.server_address[1], "--qos", 1,
-                                 "--rate", 500, "--duration", 0.5,
-                                 "--warmup", 0, "--drain", 0.5)
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    rc, report, err = run_against(srv)
     assert rc == 1
     r = dict(report)
     assert int(r["lost"]) > 0
