@@ -365,6 +365,20 @@ queue_dispatch(struct broker *b, struct queue *q, uint64_t now_ms)
 
 /* ---- publishing and consuming ---- */
 
+/* Make room in a full queue by dropping its oldest waiting entry. */
+static void
+queue_drop_oldest(struct broker *b, struct queue *q)
+{
+	struct queue_entry *oldest =
+	    LIST_FIRST(&q->entries, struct queue_entry, link);
+
+	if (oldest == NULL)
+		return; /* everything is out with consumers */
+	b->stats.queue_dropped++;
+	store_entry_del(b->store, oldest->id, oldest->m);
+	queue_entry_free(q, oldest);
+}
+
 /*
  * The queue is full and its policy is not to block: make room or refuse.
  * Returns QUEUE_ACCEPTED when m should still be enqueued.
@@ -372,8 +386,6 @@ queue_dispatch(struct broker *b, struct queue *q, uint64_t now_ms)
 static enum queue_result
 queue_overflow(struct broker *b, struct queue *q, uint64_t now_ms UNUSED)
 {
-	struct queue_entry *oldest;
-
 	switch (q->overflow) {
 	case CONFIG_OVERFLOW_REJECT:
 		b->stats.queue_rejected++;
@@ -382,16 +394,23 @@ queue_overflow(struct broker *b, struct queue *q, uint64_t now_ms UNUSED)
 		b->stats.queue_dropped++;
 		return QUEUE_DROPPED;
 	case CONFIG_OVERFLOW_DROP_OLDEST:
-		oldest = LIST_FIRST(&q->entries, struct queue_entry, link);
-		if (oldest) {
-			b->stats.queue_dropped++;
-			store_entry_del(b->store, oldest->id, oldest->m);
-			queue_entry_free(q, oldest);
-		}
+		queue_drop_oldest(b, q);
 		return QUEUE_ACCEPTED;
 	default:
 		return QUEUE_ACCEPTED; /* block: enqueue, pause the origin */
 	}
+}
+
+/* Store, queue and offer m; the caller has applied the queue's limits. */
+static void
+queue_enqueue(struct broker *b, struct queue *q, struct msg *m, uint64_t now_ms)
+{
+	/* Every queue is durable on a durable store, whatever the QoS. */
+	uint64_t id = store_next_id(b->store);
+
+	queue_push(q, m, 0, 0, false, id);
+	store_entry_put(b->store, q->name, q->name_len, id, m, 0, true);
+	queue_dispatch(b, q, now_ms);
 }
 
 enum queue_result
@@ -401,7 +420,6 @@ broker_queue_publish(struct broker *b, struct session *origin, const char *name,
 	struct queue *q = queue_get(b, name, len);
 	bool full = queue_is_full(b, q);
 	enum queue_result r;
-	uint64_t id;
 
 	b->stats.msgs_received++;
 	if (msg_is_expired(m, now_ms)) {
@@ -410,11 +428,7 @@ broker_queue_publish(struct broker *b, struct session *origin, const char *name,
 	}
 	if (full && (r = queue_overflow(b, q, now_ms)) != QUEUE_ACCEPTED)
 		return r;
-	/* Every queue is durable on a durable store, whatever the QoS. */
-	id = store_next_id(b->store);
-	queue_push(q, m, 0, 0, false, id);
-	store_entry_put(b->store, q->name, q->name_len, id, m, 0, true);
-	queue_dispatch(b, q, now_ms);
+	queue_enqueue(b, q, m, now_ms);
 	if (origin && broker_mem_is_high(b)) {
 		broker_wait_on(origin, &b->mem_waiters, b); /* memory_limit */
 		return QUEUE_BLOCKED;
@@ -573,13 +587,21 @@ queue_dead_letter(struct broker *b, struct queue *q, struct msg *m,
 	memcpy(name + q->name_len, QUEUE_DLQ_SUFFIX, sizeof(QUEUE_DLQ_SUFFIX));
 	dlq = queue_get(b, name, strlen(name));
 	b->stats.dead_lettered++;
-	uint64_t id = store_next_id(b->store);
-
-	queue_push(dlq, d, 0, 0, false, id);
-	store_entry_put(b->store, dlq->name, dlq->name_len, id, d, 0, true);
+	/*
+	 * A dead-letter queue has the same limits as any queue, but no
+	 * publisher to pause or refuse: when full it drops its newest (this
+	 * one) under drop_newest, else its oldest, counted either way.
+	 */
+	if (!queue_is_full(b, dlq))
+		queue_enqueue(b, dlq, d, now_ms);
+	else if (dlq->overflow == CONFIG_OVERFLOW_DROP_NEWEST)
+		b->stats.queue_dropped++;
+	else {
+		queue_drop_oldest(b, dlq);
+		queue_enqueue(b, dlq, d, now_ms);
+	}
 	msg_unref(d);
 	free(name);
-	queue_dispatch(b, dlq, now_ms);
 }
 
 void

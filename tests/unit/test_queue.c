@@ -394,6 +394,35 @@ test_overflow_drop_oldest_and_newest(void **state)
 	assert_string_equal(f->c[0].got[3].payload, "1");
 }
 
+/*
+ * A dead-letter queue obeys the queue limits too: nobody may be consuming
+ * it, and poison messages must not grow it for ever. With no publisher
+ * to pause, a full one drops its oldest dead letter (counted).
+ */
+static void
+test_dead_letter_queue_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct session *s = attach(f, 0, "w", 10);
+
+	f->conf.max_redeliveries = 1;
+	queue_line(f, "jobs.dlq", 2, CONFIG_OVERFLOW_BLOCK);
+	consume(f, 0, "jobs", 1, 0);
+	for (int i = 0; i < 3; i++) {
+		char p[16];
+
+		snprintf(p, sizeof(p), "%d", i);
+		(void)put(f, NULL, "jobs", p, 0);
+		assert_true(broker_nack(f->b, s, f->c[0].got[i].pkt_id, 0));
+	}
+	assert_int_equal(f->b->stats.dead_lettered, 3);
+	assert_int_equal(queue_depth(f->b, "jobs.dlq", 8), 2);
+	assert_int_equal(f->b->stats.queue_dropped, 1);
+	consume(f, 0, "jobs.dlq", 1, 0);
+	assert_string_equal(f->c[0].got[3].payload, "1"); /* 0 was dropped */
+	assert_string_equal(f->c[0].got[4].payload, "2");
+}
+
 static void
 test_per_queue_max_redeliveries(void **state)
 {
@@ -475,6 +504,7 @@ main(void)
 	    T(test_memory_limit_blocks_queue_publisher),
 	    T(test_overflow_reject),
 	    T(test_overflow_drop_oldest_and_newest),
+	    T(test_dead_letter_queue_is_bounded),
 	    T(test_per_queue_max_redeliveries),
 	    T(test_mqtt_names),
 #undef T
