@@ -163,9 +163,11 @@ conn_list_take(struct list *dst, struct list *src)
  * and not paused, writes while the socket is full. With no interest the
  * socket leaves the set (an fd in the set always reports hang-ups). A
  * closing connection that cannot write is given up by the once-a-second
- * tick (conn_linger_tick).
+ * tick (conn_linger_tick). Returns -1 when the kernel refuses an ADD
+ * (max_user_watches, memory): accept then aborts the connection; MOD
+ * and DEL on a socket in the set cannot fail.
  */
-static void
+static int
 conn_io_update(struct conn *c)
 {
 	unsigned want = 0;
@@ -177,15 +179,22 @@ conn_io_update(struct conn *c)
 	if (c->wblocked)
 		want |= CONN_IO_WRITE;
 	if (want == c->io)
-		return;
+		return 0;
 	ev.events = ((want & CONN_IO_READ) ? EPOLLIN : 0) |
 	    ((want & CONN_IO_WRITE) ? EPOLLOUT : 0);
 	op = c->io == 0 ? EPOLL_CTL_ADD
 	    : want == 0 ? EPOLL_CTL_DEL
 	                : EPOLL_CTL_MOD;
 	rc = epoll_ctl(c->l->srv->conn_epfd, op, c->fd, &ev);
+	if (rc != 0 && op == EPOLL_CTL_ADD) {
+		/* Left out of the set: keep alive or the tick ends it. */
+		conn_log(
+		    c, LOG_LEVEL_WARN, "cannot watch socket", strerror(errno));
+		return -1;
+	}
 	ASSERT(rc == 0);
 	c->io = want;
+	return 0;
 }
 
 /* ---- the close path ---- */
@@ -350,9 +359,11 @@ conn_drain_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n = 0;
 
 	if (what & EV_READ) {
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
+		/* Bounded per wakeup: a peer streaming at us cannot hold the loop. */
+		for (int i = 0; i < 16 && (n = read(fd, buf, sizeof(buf))) > 0;
+		     i++)
 			;
-		if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
+		if ((n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) &&
 		    conn_drain_arm(d))
 			return;
 	}
@@ -793,7 +804,8 @@ conn_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	b->stats.connections_current++;
 	conn_log(c, LOG_LEVEL_DEBUG, "accepted", NULL);
 	/* Arm reads first: open() may already pause or close. */
-	conn_io_update(c);
+	if (conn_io_update(c) != 0)
+		conn_abort(c, "cannot watch socket");
 	c->p = l->ops->open(b, &conn_out, c, c->peer, clock_now_ms());
 	ASSERT(c->p != NULL);
 }
