@@ -1424,6 +1424,11 @@ mqtt_tick(void *p, uint64_t now_ms)
 	}
 	if (c->state != MQTT_S_CONNECTED || c->keep_alive == 0)
 		return;
+	if (c->paused) {
+		/* We hold its input back: silence is ours, not the client's. */
+		c->last_rx_ms = now_ms;
+		return;
+	}
 	timeout = (uint64_t)c->keep_alive * 1500; /* MQTT-3.1.2-24 */
 	if (now_ms - c->last_rx_ms >= timeout)
 		mqtt_fail(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");

@@ -1750,6 +1750,8 @@ stomp_tick(void *p, uint64_t now_ms)
 	}
 	if (c->state != STOMP_S_CONNECTED)
 		return;
+	if (c->paused)
+		c->last_rx_ms = now_ms; /* we hold its input back, not it */
 	if (c->hb_in_ms &&
 	    (now_ms - c->last_rx_ms) * 100 > c->hb_in_ms * grace) {
 		stomp_fail(c, "heart-beat timeout");

@@ -402,6 +402,34 @@ test_qos2_outbound_handshake(void **state)
 	assert_int_equal(broker_session_find(f->b, "c0", 2)->inflight_count, 0);
 }
 
+/*
+ * A publisher the broker pauses (a full subscriber) cannot be heard: its
+ * PINGREQs wait unread. Keep alive must not end it for our silence.
+ */
+static void
+test_paused_publisher_keeps_alive(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t pub[] = {0x32, 6, 0, 1, 't', 0, 1, 'x'};
+
+	f->conf.max_inflight_messages = 1;
+	f->conf.max_queued_messages = 1;
+	connect311(f, 0, true, 0);
+	subscribe(f, 0, "t", 1);
+	connect311(f, 1, true, 2); /* keep alive 2 s */
+	for (uint8_t id = 1; id < 6 && !f->io[1].paused; id++) {
+		pub[6] = id;
+		feed(f, 1, pub, sizeof(pub));
+	}
+	assert_true(f->io[1].paused);
+	f->now += 10000; /* far past 1.5 x 2 s */
+	mqtt_proto_ops.tick(f->io[1].p, f->now);
+	assert_false(f->io[1].closed);
+	f->now += 2999; /* the clock restarted from the last tick */
+	mqtt_proto_ops.tick(f->io[1].p, f->now);
+	assert_false(f->io[1].closed);
+}
+
 static void
 test_keepalive_timeout_fires_will(void **state)
 {
@@ -824,6 +852,7 @@ main(void)
 	    T(test_qos2_inbound_once),
 	    T(test_qos2_outbound_handshake),
 	    T(test_keepalive_timeout_fires_will),
+	    T(test_paused_publisher_keeps_alive),
 	    T(test_disconnect_discards_will),
 	    T(test_connect_timeout),
 	    T(test_malformed_closes_others_unaffected),

@@ -800,6 +800,30 @@ test_back_pressure_pauses_sender(void **state)
 	assert_false(f->io[0].paused);
 }
 
+/* Paused by a full subscriber, a sender's heart-beats wait unread. */
+static void
+test_paused_sender_keeps_heartbeat(void **state)
+{
+	struct fixture *f = *state;
+
+	f->conf.max_queued_messages = 2;
+	f->conf.max_inflight_messages = 1;
+	connect_v(f, 0, "1.2", "1000,0"); /* sends every 1 s */
+	connect12(f, 1);
+	subscribe(f, 1, "s", "/topic/t", "client");
+	for (int k = 0; k < 5 && !f->io[0].paused; k++)
+		send_to(f, 0, "/topic/t", "", "x");
+	assert_true(f->io[0].paused);
+	f->now += 10000; /* far past the grace */
+	stomp_proto_ops.tick(f->io[0].p, f->now);
+	assert_false(f->io[0].closed);
+	f->now += 10000; /* unpaused, silence counts again */
+	conn_end(f, 1);
+	assert_false(f->io[0].paused);
+	stomp_proto_ops.tick(f->io[0].p, f->now);
+	assert_true(f->io[0].closed);
+}
+
 /* ---- receipts deferred by the store (a disk store's barrier) ---- */
 
 static store_done_fn *deferred_fn[8];
@@ -892,6 +916,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_unsubscribe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_back_pressure_pauses_sender, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_paused_sender_keeps_heartbeat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_receipt_after_close_is_dropped, setup, teardown),
 	};
